@@ -1,0 +1,95 @@
+package transform
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/expr-lang/expr/vm"
+)
+
+// run is the state of one mapping of one input: the expression
+// environment (input, variables, loop items), a VM reused across its
+// expressions, and, when explaining, the traces and where each loop item
+// came from. A run is used by one goroutine.
+type run struct {
+	m      *Mapping
+	vm     vm.VM
+	env    map[string]any
+	depth  int // sub-map nesting, bounded
+	explain bool
+	traces  []Trace
+	bind    map[string]string // variable → input path ("phone" → "input.phones[1]")
+}
+
+// Trace says which rule produced one output field, and from which input.
+type Trace struct {
+	Output string   `json:"output"`          // the output path, "telecom[0].value"
+	Rule   string   `json:"rule"`            // the rule path, "rules.telecom.value"
+	File   string   `json:"file,omitempty"`  // the mapping file
+	Line   int      `json:"line"`            // the rule's line in it
+	Input  []string `json:"input,omitempty"` // the input paths read, "input.phones[0].number"
+}
+
+func (r *run) fail(n *exprNode, err error) error {
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 { // expr appends the source excerpt
+		msg = msg[:i]
+	}
+	return &Error{File: r.m.File, Line: n.line, Col: n.col, Rule: n.rule, Input: r.inputPaths(n), Err: fmt.Errorf("%s", msg)}
+}
+
+func (r *run) truth(n *exprNode) (bool, error) {
+	v, err := r.vm.Run(n.prog, r.env)
+	if err != nil {
+		return false, r.fail(n, err)
+	}
+	switch v := v.(type) {
+	case bool:
+		return v, nil
+	case nil:
+		return false, nil
+	}
+	return false, r.fail(n, fmt.Errorf("condition is %s, not a boolean", typeName(v)))
+}
+
+func (r *run) record(out string, n *exprNode) {
+	r.traces = append(r.traces, Trace{Output: out, Rule: n.rule, File: r.m.File, Line: n.line, Input: r.inputPaths(n)})
+}
+
+// inputPaths resolves the variable chains an expression reads to input
+// paths: loop items to the element they stand for, variables to what they
+// read in turn.
+func (r *run) inputPaths(n *exprNode) []string {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, chain := range n.reads {
+		root, rest := chain[0], chain[1:]
+		switch {
+		case root == "input":
+			add(strings.Join(chain, "."))
+		case r.bind[root] != "":
+			add(strings.Join(append([]string{r.bind[root]}, rest...), "."))
+		case r.m.letReads[root] != nil:
+			for _, p := range r.m.letReads[root] {
+				add(p)
+			}
+		}
+	}
+	return out
+}
+
+// itemPath is the input path of item i of a loop's source.
+func (r *run) itemPath(over *exprNode, i int) string {
+	paths := r.inputPaths(over)
+	if len(paths) != 1 {
+		return ""
+	}
+	return paths[0] + "[" + strconv.Itoa(i) + "]"
+}
