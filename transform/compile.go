@@ -13,6 +13,7 @@ import (
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/types"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -402,16 +403,16 @@ func (c *compiler) expr(n *yaml.Node, rule string) *exprNode {
 		c.errorf(n, rule, "expected an expression")
 		return e
 	}
-	env := make(map[string]any, len(c.scope)+1)
+	env := make(types.Map, len(c.scope)+1)
 	for _, name := range c.scope {
-		env[name] = map[string]any{}
+		env[name] = types.Any
 	}
 	for name, n := range c.indexVars {
 		if n > 0 {
-			env[name] = 0
+			env[name] = types.Int
 		}
 	}
-	env["__run"] = (*run)(nil)
+	env["__run"] = runType
 	reads := &readCollector{scope: env}
 	opts := append([]expr.Option{expr.Env(env), expr.Patch(nilSafe{}), expr.Patch(reads), expr.MaxNodes(2000)}, c.funcs...)
 	prog, err := expr.Compile(n.Value, opts...)
@@ -453,6 +454,8 @@ func (c *compiler) exprError(n *yaml.Node, rule string, err error) {
 	c.errs = append(c.errs, &Error{File: c.file, Line: line, Col: col, Rule: rule, Err: fmt.Errorf("expression: %s", msg)})
 }
 
+var runType = types.TypeOf((*run)(nil))
+
 // nilSafe makes member access tolerant of missing values, the way FHIRPath
 // treats a missing element as empty: input.vaccine.code is nil when the
 // input has no vaccine, rather than an error.
@@ -461,6 +464,11 @@ type nilSafe struct{}
 func (nilSafe) Visit(n *ast.Node) {
 	switch x := (*n).(type) {
 	case *ast.MemberNode:
+		if _, named := x.Property.(*ast.StringNode); !named && !x.Method {
+			// a[i]: out of range is nil too, as in FHIRPath.
+			ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "__index"}, Arguments: []ast.Node{x.Node, x.Property}})
+			return
+		}
 		if !x.Optional {
 			x.Optional = true
 			ast.Patch(n, &ast.ChainNode{Node: x})
@@ -478,7 +486,7 @@ func (nilSafe) Visit(n *ast.Node) {
 // readCollector records the variable chains an expression reads, and the
 // sub-maps and lookup tables it names, for explain, errors and load checks.
 type readCollector struct {
-	scope   map[string]any
+	scope   types.Map
 	chains  [][]string
 	applies []string
 	lookups []string

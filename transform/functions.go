@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -209,6 +210,28 @@ func (c *compiler) functions() []expr.Option {
 			}
 			return toFloat(p[0])
 		}),
+		expr.Function("__index", func(p ...any) (any, error) {
+			return index(p[0], p[1]), nil
+		}),
+		expr.Function("formatTime", func(p ...any) (any, error) {
+			if len(p) < 2 || len(p) > 3 {
+				return nil, errors.New("formatTime(t, layout[, zone]) takes 2 or 3 arguments")
+			}
+			t, err := timeArg("formatTime", p[:1])
+			if err != nil || t == nil {
+				return nil, err
+			}
+			layout, _ := p[1].(string)
+			if len(p) == 3 {
+				zone, _ := p[2].(string)
+				loc, err := time.LoadLocation(zone)
+				if err != nil {
+					return nil, errors.New("formatTime: unknown time zone")
+				}
+				*t = t.In(loc)
+			}
+			return t.Format(layout), nil
+		}),
 		expr.Patch(applyRewriter{}),
 	}
 }
@@ -226,6 +249,41 @@ func (applyRewriter) Visit(n *ast.Node) {
 		call.Callee = &ast.IdentifierNode{Value: "__apply"}
 		call.Arguments = append([]ast.Node{&ast.IdentifierNode{Value: "__run"}}, call.Arguments...)
 	}
+}
+
+// index is a[i] that gives nil, not an error, past the end, on nothing,
+// and from the end for negative i.
+func index(base, i any) any {
+	switch b := base.(type) {
+	case []any:
+		n, ok := i.(int)
+		if !ok {
+			return nil
+		}
+		if n < 0 {
+			n += len(b)
+		}
+		if n < 0 || n >= len(b) {
+			return nil
+		}
+		return b[n]
+	case map[string]any:
+		k, _ := i.(string)
+		return b[k]
+	case nil:
+		return nil
+	}
+	rv := reflect.ValueOf(base)
+	if n, ok := i.(int); ok && (rv.Kind() == reflect.Slice || rv.Kind() == reflect.Array || rv.Kind() == reflect.String) {
+		if n < 0 {
+			n += rv.Len()
+		}
+		if n < 0 || n >= rv.Len() {
+			return nil
+		}
+		return rv.Index(n).Interface()
+	}
+	return nil
 }
 
 func timeArg(fn string, p []any) (*time.Time, error) {
