@@ -35,9 +35,9 @@ type letDef struct {
 }
 
 type csvOptions struct {
-	Delimiter string `yaml:"delimiter"` // default ","
-	Header    *bool  `yaml:"header"`    // default true: the first row names the columns
-	Columns   []string `yaml:"columns"` // column names when there is no header row
+	Delimiter string   `yaml:"delimiter"` // default ","
+	Header    *bool    `yaml:"header"`    // default true: the first row names the columns
+	Columns   []string `yaml:"columns"`   // column names when there is no header row
 }
 
 type xmlOptions struct {

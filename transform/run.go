@@ -13,10 +13,10 @@ import (
 // expressions, and, when explaining, the traces and where each loop item
 // came from. A run is used by one goroutine.
 type run struct {
-	m      *Mapping
-	vm     vm.VM
-	env    map[string]any
-	depth  int // sub-map nesting, bounded
+	m       *Mapping
+	vm      vm.VM
+	env     map[string]any
+	depth   int // sub-map nesting, bounded
 	explain bool
 	traces  []Trace
 	bind    map[string]string // variable → input path ("phone" → "input.phones[1]")
