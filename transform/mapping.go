@@ -67,9 +67,6 @@ func (m *Mapping) newRun(input any, explain bool) *run {
 	r := &run{m: m, env: make(map[string]any, len(m.lets)+4), explain: explain}
 	r.env["input"] = input
 	r.env["__run"] = r
-	if explain {
-		r.bind = map[string]string{}
-	}
 	return r
 }
 

@@ -163,20 +163,17 @@ func (n *eachNode) appendTo(r *run, arr []any, out string) ([]any, error) {
 	}
 	prevItem, hadItem := r.env[n.as]
 	prevIndex, hadIndex := r.env[n.index]
-	prevBind := r.bind[n.as]
+	r.loops = append(r.loops, loopFrame{as: n.as, over: n.over})
+	frame := len(r.loops) - 1
 	defer func() {
 		restore(r.env, n.as, prevItem, hadItem)
 		restore(r.env, n.index, prevIndex, hadIndex)
-		if r.explain {
-			r.bind[n.as] = prevBind
-		}
+		r.loops = r.loops[:frame]
 	}()
 	for i, item := range items {
 		r.env[n.as] = item
 		r.env[n.index] = i
-		if r.explain {
-			r.bind[n.as] = r.itemPath(n.over, i)
-		}
+		r.loops[frame].index = i
 		if n.when != nil {
 			ok, err := r.truth(n.when)
 			if err != nil {

@@ -19,7 +19,7 @@ type run struct {
 	depth   int // sub-map nesting, bounded
 	explain bool
 	traces  []Trace
-	bind    map[string]string // variable → input path ("phone" → "input.phones[1]")
+	loops   []loopFrame // the loops being run, innermost last
 }
 
 // Trace says which rule produced one output field, and from which input.
@@ -74,8 +74,8 @@ func (r *run) inputPaths(n *exprNode) []string {
 		switch {
 		case root == "input":
 			add(strings.Join(chain, "."))
-		case r.bind[root] != "":
-			add(strings.Join(append([]string{r.bind[root]}, rest...), "."))
+		case r.loopPath(root) != "":
+			add(strings.Join(append([]string{r.loopPath(root)}, rest...), "."))
 		case r.m.letReads[root] != nil:
 			for _, p := range r.m.letReads[root] {
 				add(p)
@@ -85,11 +85,29 @@ func (r *run) inputPaths(n *exprNode) []string {
 	return out
 }
 
-// itemPath is the input path of item i of a loop's source.
-func (r *run) itemPath(over *exprNode, i int) string {
-	paths := r.inputPaths(over)
-	if len(paths) != 1 {
-		return ""
+// loopFrame is one loop being run: its item variable and where it is.
+type loopFrame struct {
+	as    string
+	over  *exprNode
+	index int
+}
+
+// loopPath is the input path a loop item variable stands for
+// ("phone" → "input.phones[1]"), or "" when it is not a loop item.
+func (r *run) loopPath(name string) string {
+	for i := len(r.loops) - 1; i >= 0; i-- {
+		f := r.loops[i]
+		if f.as != name {
+			continue
+		}
+		saved := r.loops
+		r.loops = r.loops[:i] // the source is read outside this loop
+		paths := r.inputPaths(f.over)
+		r.loops = saved
+		if len(paths) != 1 {
+			return ""
+		}
+		return paths[0] + "[" + strconv.Itoa(f.index) + "]"
 	}
-	return paths[0] + "[" + strconv.Itoa(i) + "]"
+	return ""
 }

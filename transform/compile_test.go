@@ -1,0 +1,151 @@
+package transform
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+func compileText(t testing.TB, src string) (*Mapping, error) {
+	t.Helper()
+	return Compile(fstest.MapFS{"m.yaml": {Data: []byte(src)}}, "m.yaml")
+}
+
+// Every load error says file:line:col and the rule it belongs to.
+func TestCompileErrorsHavePositions(t *testing.T) {
+	head := "name: m\ninput: json\noutput: json\n"
+	tests := []struct {
+		name string
+		src  string
+		want string // file:line:col and rule
+		msg  string
+	}{
+		{"unknown top-level key", head + "rulez: {}\n", "m.yaml:4:1", "unknown key"},
+		{"bad input format", "name: m\ninput: jsn\noutput: json\nrules: {}\n", "m.yaml:2:8: input", "input must be one of"},
+		{"expression syntax", head + "rules:\n  id: input.a +* 2\n", "m.yaml:5:16: rules.id", "expression"},
+		{"expression syntax in quotes", head + "rules:\n  id: 'input.a +* 2'\n", "m.yaml:5:17: rules.id", "expression"},
+		{"unknown variable", head + "rules:\n  a:\n    b: nosuch.x\n", "m.yaml:6:8: rules.a.b", "unknown name nosuch"},
+		{"loop variable outside its loop", head + "rules:\n  a:\n    each: input.xs\n    as: x\n    value: x\n  b: x\n", "m.yaml:9:6: rules.b", "unknown name x"},
+		{"undefined lookup table", head + "rules:\n  a: lookup(\"nope\", input.a)\n", "m.yaml:5:6: rules.a", `lookup table "nope"`},
+		{"yaml syntax", head + "rules:\n  a: [1, 2\n", "m.yaml:4:1", "did not find expected"},
+		{"fhir output without resource", "name: m\ninput: json\noutput: fhir\nrules: {}\n", "m.yaml:3:9: resource", "names its resource"},
+		{"unknown resource", "name: m\ninput: json\noutput: fhir\nresource: Patiant\nrules: {}\n", "m.yaml:4:11: resource", "not a FHIR R4 resource type"},
+		{"as outside a loop", head + "rules:\n  a:\n    when: true\n    as: x\n    value: 1\n", "m.yaml:7:5: rules.a", "belong to a loop"},
+		{"test with neither expect nor error", head + "rules: {a: input.a}\ntests:\n  - name: t\n    input: {}\n", "m.yaml:6:5: tests[0]", "either expect or error"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := compileText(t, tt.src)
+			if err == nil {
+				t.Fatal("compiled without error")
+			}
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %T is not a *transform.Error: %v", err, err)
+			}
+			if !strings.HasPrefix(err.Error(), tt.want) || !strings.Contains(err.Error(), tt.msg) {
+				t.Errorf("error = %q\nwant prefix %q containing %q", err, tt.want, tt.msg)
+			}
+		})
+	}
+}
+
+func TestRunErrorsNameRuleAndInput(t *testing.T) {
+	m, err := compileText(t, "name: m\ninput: json\noutput: json\nrules:\n  items:\n    each: input.phones\n    as: p\n    value: { n: p.number * 2 }\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = m.Map(map[string]any{"phones": []any{map[string]any{"number": 1}, map[string]any{"number": "secret-555"}}})
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error = %v, want *transform.Error", err)
+	}
+	if e.Rule != "rules.items.n" || e.Line != 8 || len(e.Input) != 1 || e.Input[0] != "input.phones[1].number" {
+		t.Errorf("error = %+v, want rule rules.items.n at line 8 reading input.phones[1].number", e)
+	}
+	if strings.Contains(err.Error(), "secret-555") {
+		t.Errorf("error text carries an input value: %v", err)
+	}
+}
+
+func TestEmptyValuesDropped(t *testing.T) {
+	m, err := compileText(t, "name: m\ninput: json\noutput: json\nrules:\n  a: input.missing\n  b: '\"\"'\n  c: [input.x, input.y]\n  d: { e: input.z }\n  f: '\"kept\"'\n  g: 0\n  h: false\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Map(map[string]any{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(map[string]any)
+	if len(got) != 3 || got["f"] != "kept" || got["g"] != 0 || got["h"] != false {
+		t.Errorf("output = %v, want only f, g and h", got)
+	}
+}
+
+// The seed's inline rename map ({"hmsPatientId": "id"}) is a mapping whose
+// rules copy input fields to new names.
+func TestRenameMap(t *testing.T) {
+	m, err := RenameMapping("StateEHR", map[string]string{"hmsPatientId": "id", "hmsName": "name"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := m.Map(map[string]any{"hmsPatientId": "P1", "hmsName": "Ada", "other": 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(map[string]any)
+	if got["id"] != "P1" || got["name"] != "Ada" || len(got) != 2 {
+		t.Errorf("renamed = %v", got)
+	}
+	if _, err := RenameMapping("x", map[string]string{"a": ""}); err == nil {
+		t.Error("an empty target name was accepted")
+	}
+}
+
+func TestSubMapsAndLookups(t *testing.T) {
+	fsys := fstest.MapFS{
+		"main.yaml": {Data: []byte(`name: main
+input: json
+output: json
+rules:
+  home: apply("addr", input.address)
+  color: lookup("colors", input.c, "none")
+  code: lookup("cm", input.s)
+  cvx: lookup("cvx", input.v)
+lookups:
+  colors: { r: red }
+  cm: { conceptmap: cm.json }
+  cvx: { csv: cvx.csv, default: unknown }
+`)},
+		"addr.yaml": {Data: []byte("name: addr\ninput: json\noutput: json\nrules: { town: upper(input.city) }\n")},
+		"loop.yaml": {Data: []byte("name: loop\ninput: json\noutput: json\nrules:\n  again: apply(\"loop\", input)\n")},
+		"cm.json":   {Data: []byte(`{"resourceType":"ConceptMap","group":[{"element":[{"code":"booked","target":[{"code":"B","equivalence":"equal"}]},{"code":"x","target":[{"code":"X","equivalence":"unmatched"}]}]}]}`)},
+		"cvx.csv":   {Data: []byte("code,name\n08,Hep B\n")},
+	}
+	set, err := NewSet(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := set.Get("main")
+	out, err := m.Map(map[string]any{"address": map[string]any{"city": "Leeds"}, "c": "b", "s": "booked", "v": "99"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(map[string]any)
+	if got["home"].(map[string]any)["town"] != "LEEDS" || got["color"] != "none" || got["code"] != "B" || got["cvx"] != "unknown" {
+		t.Errorf("output = %v", got)
+	}
+	loop, _ := set.Get("loop")
+	if _, err := loop.Map(map[string]any{}); err == nil || !strings.Contains(err.Error(), "nested more than") {
+		t.Errorf("a self-applying sub-map gave %v, want a nesting error", err)
+	}
+	delete(fsys, "addr.yaml")
+	if err := set.Reload(fsys); err == nil || !strings.Contains(err.Error(), `main.yaml:5:9: rules.home: apply: no mapping named "addr"`) {
+		t.Errorf("reload without the sub-map: %v", err)
+	}
+	if _, err := set.Get("addr"); err != nil {
+		t.Error("a failed reload replaced the set")
+	}
+}

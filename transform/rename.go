@@ -1,0 +1,42 @@
+package transform
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/types"
+)
+
+// RenameMapping builds the degenerate mapping of a connector registration's
+// inline "mapping" object: each input field is copied to a new name
+// ({"hmsPatientId": "id"}); fields not named are left out. Input and output
+// are JSON.
+func RenameMapping(name string, fields map[string]string) (*Mapping, error) {
+	m := &Mapping{Name: name, File: name, Input: FormatJSON, Output: FormatJSON, lookups: map[string]*lookupTable{}, letReads: map[string][]string{}}
+	obj := &objectNode{pos: pos{rule: "mapping"}}
+	from := make([]string, 0, len(fields))
+	for k := range fields {
+		from = append(from, k)
+	}
+	sort.Strings(from)
+	env := types.Map{"input": types.Any}
+	for _, src := range from {
+		dst := fields[src]
+		if src == "" || dst == "" {
+			return nil, &Error{File: name, Rule: "mapping", Err: errors.New("field names must not be empty")}
+		}
+		code := fmt.Sprintf("input[%q]", src)
+		prog, err := expr.Compile(code, expr.Env(env))
+		if err != nil {
+			return nil, &Error{File: name, Rule: "mapping." + src, Err: err}
+		}
+		obj.keys = append(obj.keys, dst)
+		obj.values = append(obj.values, &exprNode{pos: pos{rule: "mapping." + src}, src: code, prog: prog, reads: [][]string{{"input", src}}})
+	}
+	m.root = obj
+	sum := fmt.Sprint(from, fields)
+	m.Version = fmt.Sprintf("rename-%x", len(sum))
+	return m, nil
+}
