@@ -212,11 +212,22 @@ func xmlIsNSDecl(a xml.Attr) bool {
 	return a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns")
 }
 
+// xmlAttrName names an attribute in Clark notation: "{namespace}local".
 func xmlAttrName(a xml.Attr) string {
 	if a.Name.Space == "" {
 		return a.Name.Local
 	}
-	return a.Name.Space + ":" + a.Name.Local
+	return "{" + a.Name.Space + "}" + a.Name.Local
+}
+
+// unknownAttr records an attribute the model does not have, located as a
+// child of its element when it is a plain name, else at the element.
+func (d *xmlDecoder) unknownAttr(a xml.Attr, off int) {
+	where := d.path.String()
+	if a.Name.Space == "" {
+		where = d.path.at(a.Name.Local)
+	}
+	d.fail(IssueStructure, where, "unknown attribute "+strconv.Quote(xmlAttrName(a)), off)
 }
 
 // xmlRepeats gathers the repetitions of a repeating primitive, values and
@@ -260,7 +271,7 @@ func (d *xmlDecoder) object(obj map[string]any, t *typeInfo, start xml.StartElem
 				continue
 			}
 		}
-		d.fail(IssueStructure, d.path.at(xmlAttrName(a)), "unknown attribute "+strconv.Quote(xmlAttrName(a)), here)
+		d.unknownAttr(a, here)
 	}
 	last, lastName := -1, ""
 	var run xmlRepeats
@@ -300,9 +311,11 @@ func (d *xmlDecoder) object(obj map[string]any, t *typeInfo, start xml.StartElem
 			case ref.typ != "xhtml" && tok.Name.Space != xmlNSFHIR:
 				d.fail(IssueStructure, d.path.at(name), "element "+strconv.Quote(name)+" is not in the namespace "+xmlNSFHIR, off)
 			case ref.index < last:
-				d.fail(IssueStructure, d.path.at(name), "element out of order: "+strconv.Quote(name)+" comes before "+strconv.Quote(lastName)+" (hl7.org/fhir/R4/xml.html: elements appear in the order documented)", off)
-			case ref.index == last && (ref.el.max == 1 || name != lastName):
-				d.fail(IssueStructure, d.path.at(name), "element "+strconv.Quote(lastName)+" repeats, or has two types, but allows one", off)
+				d.fail(IssueStructure, d.path.at(name), "element out of order: "+strconv.Quote(name)+" must come before "+strconv.Quote(lastName)+" (hl7.org/fhir/R4/xml.html: elements appear in the order documented)", off)
+			case ref.index == last && name != lastName:
+				d.fail(IssueStructure, d.path.at(name), "a choice element has two types: "+strconv.Quote(lastName)+" and "+strconv.Quote(name), off)
+			case ref.index == last && ref.el.max == 1:
+				d.fail(IssueStructure, d.path.at(name), "element "+strconv.Quote(name)+" repeats but allows one", off)
 			default:
 				if ref.index != last {
 					run.flush(obj, d)
@@ -416,7 +429,7 @@ func (d *xmlDecoder) primitive(typ string, start xml.StartElement, off int) (val
 			}
 			x["id"] = a.Value
 		default:
-			d.fail(IssueStructure, d.path.at(xmlAttrName(a)), "unknown attribute "+strconv.Quote(xmlAttrName(a)), off)
+			d.unknownAttr(a, off)
 		}
 	}
 	var exts []any
@@ -518,7 +531,7 @@ func (d *xmlDecoder) container(start xml.StartElement, off int) (map[string]any,
 	}
 	for _, a := range start.Attr {
 		if !xmlIsNSDecl(a) {
-			d.fail(IssueStructure, d.path.at(xmlAttrName(a)), "unknown attribute "+strconv.Quote(xmlAttrName(a)), off)
+			d.unknownAttr(a, off)
 		}
 	}
 	var res map[string]any
