@@ -72,7 +72,7 @@ func (m *Mapping) Encode(v any) ([]byte, error) {
 		}
 		return encodeXML(root, v)
 	case FormatHL7v2:
-		return encodeHL7(v)
+		return m.encodeHL7(v)
 	}
 	return nil, fmt.Errorf("unknown output format %q", m.Output)
 }

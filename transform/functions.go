@@ -37,6 +37,8 @@ import (
 //	uuid5(namespace, name)          a deterministic UUID (RFC 9562 v5); namespace a UUID or url, dns, oid
 //	sha256(s)                       hex SHA-256 of s
 //	number(x)                       a number from text or a FHIR decimal
+//	formatTime(t, layout[, zone])   a time as text in a Go layout, in a zone
+//	fail(message)                   stop with an error (the message must not hold input values)
 func (c *compiler) functions() []expr.Option {
 	m := c.m
 	return []expr.Option{
@@ -210,6 +212,10 @@ func (c *compiler) functions() []expr.Option {
 			}
 			return toFloat(p[0])
 		}),
+		expr.Function("fail", func(p ...any) (any, error) {
+			msg, _ := p[0].(string)
+			return nil, errors.New(msg)
+		}, new(func(string) any)),
 		expr.Function("__index", func(p ...any) (any, error) {
 			return index(p[0], p[1]), nil
 		}),

@@ -72,7 +72,16 @@ func (m *Mapping) newRun(input any, explain bool) *run {
 
 func (m *Mapping) eval(r *run) (any, error) {
 	for _, l := range m.lets {
-		v, err := l.value.eval(r, "")
+		var v any
+		var err error
+		if e, ok := l.value.(*exprNode); ok {
+			// A variable keeps what its expression returns (a time stays a time).
+			if v, err = r.vm.Run(e.prog, r.env); err != nil {
+				err = r.fail(e, err)
+			}
+		} else {
+			v, err = l.value.eval(r, "")
+		}
 		if err != nil {
 			return nil, err
 		}
