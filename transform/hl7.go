@@ -158,5 +158,3 @@ func fhirText(t time.Time, prec hl7v2.Precision) string {
 	}
 	return t.Format("2006-01-02T15:04:05.9999Z07:00")
 }
-
-
