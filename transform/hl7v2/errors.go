@@ -52,7 +52,7 @@ var ErrNoMSA = errors.New("hl7v2: no MSA segment: not an acknowledgment")
 var ErrNoMSH = errors.New("hl7v2: no MSH segment")
 
 // ErrInvalidTime is wrapped by ParseTime for a value that is not a DTM
-// (YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]); the wrapping text says
+// (see ParseTime for the grammar); the wrapping text says
 // which part is wrong but never quotes the value, which may be a birth date.
 // The caller reports the field's path.
 var ErrInvalidTime = errors.New("hl7v2: invalid DTM value")

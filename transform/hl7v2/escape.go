@@ -108,8 +108,7 @@ func (d Delimiters) kept(seq string) bool {
 	}
 	for k := 0; k < len(seq); k++ {
 		c := seq[k]
-		if c < ' ' || c >= 0x7f || c == d.Field || c == d.Component || c == d.Repetition ||
-			c == d.Escape || c == d.Subcomponent {
+		if c < ' ' || c >= 0x7f || d.isDelimiter(c) {
 			return false
 		}
 	}
@@ -145,7 +144,8 @@ func (d Delimiters) kept(seq string) bool {
 
 // Escape encodes a decoded value for writing with delimiters d, the inverse of
 // Unescape: the four separators and the escape character become \F\ \S\
-// \T\ \R\ \E\, a line feed becomes \.br\ and a carriage return \X0D\. The
+// \T\ \R\ \E\, a line feed becomes \.br\ (\X0A\ if "." is a delimiter) and
+// a carriage return \X0D\. The
 // sequences that Unescape keeps verbatim are written unchanged. The
 // truncation character is not escaped: whether it must be depends on the
 // field's length, which a codec without a schema does not know.
@@ -190,7 +190,11 @@ func (d Delimiters) appendEscaped(b []byte, s string) []byte {
 			}
 			b = append(b, e, 'E', e)
 		case '\n':
-			b = append(b, e, '.', 'b', 'r', e)
+			if d.isDelimiter('.') { // \.br\ cannot be written; fall back to hex
+				b = append(b, e, 'X', '0', 'A', e)
+			} else {
+				b = append(b, e, '.', 'b', 'r', e)
+			}
 		case '\r':
 			b = append(b, e, 'X', '0', 'D', e)
 		default:
@@ -198,6 +202,11 @@ func (d Delimiters) appendEscaped(b []byte, s string) []byte {
 		}
 	}
 	return b
+}
+
+// isDelimiter reports whether c separates or escapes anything under d.
+func (d Delimiters) isDelimiter(c byte) bool {
+	return c == d.Field || c == d.Component || c == d.Repetition || c == d.Escape || c == d.Subcomponent
 }
 
 func isHex(s string) bool {

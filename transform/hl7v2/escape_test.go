@@ -53,6 +53,7 @@ func TestEscape(t *testing.T) {
 	trunc := std
 	trunc.Truncation = '#'
 	custom := Delimiters{Field: '^', Component: '~', Repetition: '|', Escape: '\\', Subcomponent: '&'}
+	dot := Delimiters{Field: '|', Component: '^', Repetition: '~', Escape: '.', Subcomponent: '&'}
 	tests := []struct {
 		name string
 		d    Delimiters
@@ -69,6 +70,7 @@ func TestEscape(t *testing.T) {
 		{"text that looks like a delimiter escape", std, `\F\`, `\E\F\E\`},
 		{"truncation character is not escaped", trunc, "a#b", "a#b"},
 		{"UTF-8 and control bytes pass", std, "é\x00\t", "é\x00\t"},
+		{"line feed when the escape character is a period", dot, "a\nb", "a.X0A.b"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,4 +100,34 @@ func FuzzEscape(f *testing.F) {
 			t.Fatalf("Unescape(Escape(%q)) = %q", s, got)
 		}
 	})
+}
+
+func TestDelimitersValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		d    Delimiters
+		ok   bool
+	}{
+		{"default", DefaultDelimiters(), true},
+		{"with truncation", Delimiters{'|', '^', '~', '\\', '&', '#'}, true},
+		{"unusual but valid", Delimiters{'!', '@', '$', '%', '*', 0}, true},
+		{"zero", Delimiters{}, false},
+		{"letter", Delimiters{'|', 'A', '~', '\\', '&', 0}, false},
+		{"digit", Delimiters{'|', '^', '1', '\\', '&', 0}, false},
+		{"space", Delimiters{'|', '^', '~', ' ', '&', 0}, false},
+		{"control", Delimiters{'|', '^', '~', '\\', '\r', 0}, false},
+		{"non-ASCII", Delimiters{'|', '^', '~', '\\', 0xa6, 0}, false},
+		{"duplicate", Delimiters{'|', '^', '~', '\\', '^', 0}, false},
+		{"truncation duplicates", Delimiters{'|', '^', '~', '\\', '&', '|'}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.d.Validate(); (err == nil) != tt.ok {
+				t.Errorf("Validate() = %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+	if got := (Delimiters{'|', '^', '~', '\\', '&', '#'}).EncodingCharacters(); got != `^~\&#` {
+		t.Errorf("EncodingCharacters() = %q", got)
+	}
 }

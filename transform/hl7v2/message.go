@@ -50,10 +50,10 @@ func (d Delimiters) Validate() error {
 		{"subcomponent separator", d.Subcomponent},
 		{"truncation character", d.Truncation},
 	}
+	if d.Truncation == 0 {
+		chars = chars[:5] // none declared
+	}
 	for i, a := range chars {
-		if a.c == 0 && a.name == "truncation character" {
-			continue
-		}
 		if !isDelimiterChar(a.c) {
 			return fmt.Errorf("hl7v2: %s must be a printable ASCII character other than a letter, digit or space", a.name)
 		}
@@ -140,7 +140,7 @@ func validSegmentName(name string) bool {
 
 // delims returns the message's delimiters, defaulted.
 func (m *Message) delims() Delimiters {
-	if m.Delims == (Delimiters{}) {
+	if m == nil || m.Delims == (Delimiters{}) {
 		return DefaultDelimiters()
 	}
 	return m.Delims
@@ -163,8 +163,11 @@ func headerField(d Delimiters, n int) Field {
 // expression; see the package documentation for its shape. The tree is a
 // fresh copy: changing it does not change the message.
 func (m *Message) Map() map[string]any {
-	d := m.delims()
 	out := make(map[string]any)
+	if m == nil {
+		return out
+	}
+	d := m.delims()
 	for i := range m.Segments {
 		s := &m.Segments[i]
 		seg := make([]any, 1, len(s.Fields)+1)

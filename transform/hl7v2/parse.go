@@ -30,37 +30,44 @@ const (
 // verbatim. The returned message shares no memory with data. Errors are
 // *ParseError; Parse never panics.
 func Parse(data []byte) (*Message, error) {
+	m, _, err := parse(data)
+	return m, err
+}
+
+// parse is Parse, also returning the parser for tests to inspect.
+func parse(data []byte) (*Message, *parser, error) {
 	if len(data) > MaxMessageSize {
-		return nil, &ParseError{Offset: MaxMessageSize, Msg: fmt.Sprintf("message longer than %d bytes", MaxMessageSize)}
+		return nil, nil, &ParseError{Offset: MaxMessageSize, Msg: fmt.Sprintf("message longer than %d bytes", MaxMessageSize)}
 	}
 	src := string(data)
 	p := parser{src: src}
 
 	start, end, next := nextLine(src, 0)
 	if start == end {
-		return nil, &ParseError{Msg: "empty message"}
+		return nil, nil, &ParseError{Msg: "empty message"}
 	}
 	d, err := headerDelims(src[start:end])
 	if err != nil {
 		err.Segment, err.Offset = 1, start+err.Offset
-		return nil, err
+		return nil, nil, err
 	}
 	p.d = d
-	if err := p.countElements(); err != nil {
-		return nil, err
+	lines, err := p.countElements()
+	if err != nil {
+		return nil, nil, err
 	}
 
-	m := &Message{Delims: d}
+	m := &Message{Delims: d, Segments: make([]Segment, 0, lines)}
 	for n := 1; start < end; n++ {
 		seg, err := p.segment(start, end)
 		if err != nil {
 			err.Segment = n
-			return nil, err
+			return nil, nil, err
 		}
 		m.Segments = append(m.Segments, seg)
 		start, end, next = nextLine(src, next)
 	}
-	return m, nil
+	return m, &p, nil
 }
 
 // nextLine returns the bounds of the next non-blank line at or after pos
@@ -106,27 +113,105 @@ func headerDelims(line string) (Delimiters, *ParseError) {
 	return d, nil
 }
 
+// parser carves every slice of the tree from four arrays sized once from
+// the separator counts, so that a message costs a handful of allocations
+// rather than one per element. Each carved slice has its capacity capped,
+// so appending to one (as Set does) reallocates instead of overwriting a
+// neighbour.
 type parser struct {
-	src string
-	d   Delimiters
+	src    string
+	d      Delimiters
+	fields []Field
+	reps   []Repetition
+	comps  []Component
+	strs   []string
+
+	overflow int // slab misses; always 0, checked by FuzzParse
 }
 
-// countElements enforces MaxElements before anything is allocated.
-func (p *parser) countElements() *ParseError {
-	var special [256]bool
-	for _, c := range []byte{'\r', '\n', p.d.Field, p.d.Component, p.d.Repetition, p.d.Subcomponent} {
-		special[c] = true
+// take carves n elements from slab, or allocates if it ran out, which the
+// counts of countElements rule out; overflow counts those misses for tests.
+func take[T any](slab *[]T, n int, overflow *int) []T {
+	if n > len(*slab) {
+		*overflow++
+		return make([]T, n)
 	}
-	n := 0
+	s := (*slab)[:n:n]
+	*slab = (*slab)[n:]
+	return s
+}
+
+// countElements enforces MaxElements before anything is allocated, and
+// sizes the slabs and the segment list. It returns the number of lines.
+//
+// A non-empty field with k repetition separators has k+1 repetitions, and
+// likewise one level down, so the slabs need (non-empty fields + repetition
+// separators) repetitions, (non-empty repetitions + component separators)
+// components and (non-empty components + subcomponent separators) values.
+// One pass counts all of them; the header's encoding characters and
+// segment names make the counts slightly high, never low.
+func (p *parser) countElements() (int, *ParseError) {
+	const (
+		data = iota
+		line
+		field
+		rep
+		comp
+		sub
+	)
+	var kind [256]uint8
+	kind['\r'], kind['\n'] = line, line
+	kind[p.d.Field], kind[p.d.Repetition], kind[p.d.Component], kind[p.d.Subcomponent] = field, rep, comp, sub
+	var seps [sub + 1]int
+	var fullFields, fullReps, fullComps int
+	var inField, inRep, inComp bool // the current one is known to be non-empty
 	for i := 0; i < len(p.src); i++ {
-		if special[p.src[i]] {
-			n++
-			if n > MaxElements {
-				return &ParseError{Offset: i, Msg: fmt.Sprintf("more than %d separators", MaxElements)}
+		k := kind[p.src[i]]
+		if k != data {
+			if seps[k]++; seps[line]+seps[field]+seps[rep]+seps[comp]+seps[sub] > MaxElements {
+				return 0, &ParseError{Offset: i, Msg: fmt.Sprintf("more than %d separators", MaxElements)}
 			}
 		}
+		switch k {
+		case line, field:
+			inField, inRep, inComp = false, false, false
+			continue
+		case rep:
+			inRep, inComp = false, false
+		case comp:
+			inComp = false
+		case data, sub:
+			if !inComp {
+				inComp = true
+				fullComps++
+			}
+		}
+		if !inRep && k != rep {
+			inRep = true
+			fullReps++
+		}
+		if !inField {
+			inField = true
+			fullFields++
+		}
 	}
-	return nil
+	lines := seps[line] + 1
+	p.fields = make([]Field, seps[field]+lines)
+	p.reps = make([]Repetition, fullFields+seps[rep])
+	p.comps = make([]Component, fullReps+seps[comp])
+	p.strs = make([]string, fullComps+seps[sub])
+	return lines, nil
+}
+
+// leaf is the package's leaf, carved from the slabs.
+func (p *parser) leaf(v string) Field {
+	c := take(&p.strs, 1, &p.overflow)
+	c[0] = v
+	r := take(&p.comps, 1, &p.overflow)
+	r[0] = c
+	f := take(&p.reps, 1, &p.overflow)
+	f[0] = r
+	return f
 }
 
 // segment parses the line src[start:end].
@@ -146,6 +231,7 @@ func (p *parser) segment(start, end int) (Segment, *ParseError) {
 	}
 	seg := Segment{Name: name}
 	rest := line[k:] // empty, or starts with the field separator
+	n := strings.Count(rest, string(d.Field))
 	if isHeader(name) {
 		enc := rest[1:]
 		if j := strings.IndexByte(enc, d.Field); j >= 0 {
@@ -154,10 +240,11 @@ func (p *parser) segment(start, end int) (Segment, *ParseError) {
 		if enc != d.EncodingCharacters() {
 			return Segment{}, &ParseError{Field: 2, Offset: start + 4, Msg: "encoding characters differ from the first header's"}
 		}
-		seg.Fields = append(make([]Field, 0, strings.Count(rest, string(d.Field))+1), leaf(rest[:1]), leaf(enc))
+		seg.Fields = take(&p.fields, n+1, &p.overflow)[:0]
+		seg.Fields = append(seg.Fields, p.leaf(rest[:1]), p.leaf(enc))
 		rest = rest[1+len(enc):]
-	} else if rest != "" {
-		seg.Fields = make([]Field, 0, strings.Count(rest, string(d.Field)))
+	} else if n > 0 {
+		seg.Fields = take(&p.fields, n, &p.overflow)[:0]
 	}
 	for rest != "" {
 		rest = rest[1:] // the separator
@@ -178,8 +265,7 @@ func (p *parser) field(s string) Field {
 	if s == "" {
 		return nil
 	}
-	n := strings.Count(s, string(p.d.Repetition)) + 1
-	f := make(Field, n)
+	f := take(&p.reps, strings.Count(s, string(p.d.Repetition))+1, &p.overflow)
 	for i := range f {
 		part := s
 		if j := strings.IndexByte(s, p.d.Repetition); j >= 0 {
@@ -194,8 +280,7 @@ func (p *parser) repetition(s string) Repetition {
 	if s == "" {
 		return nil
 	}
-	n := strings.Count(s, string(p.d.Component)) + 1
-	r := make(Repetition, n)
+	r := take(&p.comps, strings.Count(s, string(p.d.Component))+1, &p.overflow)
 	for i := range r {
 		part := s
 		if j := strings.IndexByte(s, p.d.Component); j >= 0 {
@@ -210,8 +295,7 @@ func (p *parser) component(s string) Component {
 	if s == "" {
 		return nil
 	}
-	n := strings.Count(s, string(p.d.Subcomponent)) + 1
-	c := make(Component, n)
+	c := take(&p.strs, strings.Count(s, string(p.d.Subcomponent))+1, &p.overflow)
 	for i := range c {
 		part := s
 		if j := strings.IndexByte(s, p.d.Subcomponent); j >= 0 {

@@ -11,6 +11,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -79,7 +80,13 @@ func TestParseRoundTrip(t *testing.T) {
 	for _, tt := range testMessages {
 		t.Run(tt.name, func(t *testing.T) {
 			data := readTestdata(t, tt.name)
-			m := mustParse(t, data)
+			m, p, err := parse(data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.overflow != 0 {
+				t.Errorf("countElements undercounted: %d slab misses", p.overflow)
+			}
 			out := Encode(m)
 			if tt.canonical {
 				if !bytes.Equal(out, data) {
@@ -334,5 +341,42 @@ func BenchmarkEncodeVXU(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Encode(m)
+	}
+}
+
+// TestConcurrentReads runs the read-only API from several goroutines, for
+// the race detector.
+func TestConcurrentReads(t *testing.T) {
+	m := mustParse(t, readTestdata(t, "vxu_v04"))
+	want := Encode(m)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if !bytes.Equal(Encode(m), want) || m.Get("RXA.5.1") != "08" || len(m.GetAll("OBX.3.1")) != 4 {
+					t.Error("concurrent read gave a different answer")
+					return
+				}
+				m.Map()
+			}
+		})
+	}
+	wg.Wait()
+}
+
+func TestEncodeEdges(t *testing.T) {
+	if Encode(nil) != nil {
+		t.Error("Encode(nil) is not nil")
+	}
+	// A hand-built header without its first two fields still gets them.
+	m := &Message{Segments: []Segment{{Name: "MSH"}, {Name: "PID", Fields: []Field{leaf("1")}}}}
+	if got := string(Encode(m)); got != "MSH|^~\\&\rPID|1\r" {
+		t.Errorf("Encode = %q", got)
+	}
+	if f := m.Segments[1].Field(1); !reflect.DeepEqual(f, leaf("1")) {
+		t.Errorf("Field(1) = %v", f)
+	}
+	if m.Segments[1].Field(0) != nil || m.Segments[1].Field(2) != nil {
+		t.Error("Field out of range is not nil")
 	}
 }

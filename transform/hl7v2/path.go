@@ -1,6 +1,7 @@
 package hl7v2
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -173,7 +174,8 @@ func (m *Message) GetAll(path string) []string {
 }
 
 // Set stores value at path, creating what is missing: segments (appended
-// at the end of the message, except a first MSH, which goes first), fields,
+// at the end of the message, except a first MSH, which goes first or after
+// a batch's FHS and BHS), fields,
 // repetitions, components and subcomponents, all empty. Only the addressed
 // value changes, so Set("PID.5", "Doe") sets the family name and keeps the
 // given name. value is plain text; Encode escapes it. MSH-1 and MSH-2 (and
@@ -187,7 +189,8 @@ func (m *Message) Set(path, value string) error {
 	return m.SetValue(p, value)
 }
 
-// Value returns the value at p and whether it is present; see Get.
+// Value returns the value at p and whether it is present; see Get. Like
+// every read, it treats a nil *Message as an empty one.
 func (m *Message) Value(p Path) (string, bool) {
 	if p.check() != nil {
 		return "", false
@@ -206,7 +209,7 @@ func (m *Message) Value(p Path) (string, bool) {
 
 // Values returns the values at p as GetAll does.
 func (m *Message) Values(p Path) []string {
-	if p.check() != nil {
+	if m == nil || p.check() != nil {
 		return nil
 	}
 	var out []string
@@ -274,6 +277,9 @@ func lookup(r Repetition, p Path) (string, bool) {
 
 // segment returns the n-th (1-based) segment named name, or nil.
 func (m *Message) segment(name string, n int) *Segment {
+	if m == nil {
+		return nil
+	}
 	for i := range m.Segments {
 		if m.Segments[i].Name == name {
 			if n--; n == 0 {
@@ -309,10 +315,14 @@ func (m *Message) makeSegment(name string, n int) *Segment {
 		fields = []Field{headerField(d, 1), headerField(d, 2)}
 	}
 	if name == "MSH" && have == 0 {
-		m.Segments = append([]Segment{{Name: name, Fields: fields}}, m.Segments...)
+		at := 0 // after a batch's FHS and BHS
+		for at < len(m.Segments) && (m.Segments[at].Name == "FHS" || m.Segments[at].Name == "BHS") {
+			at++
+		}
+		m.Segments = slices.Insert(m.Segments, at, Segment{Name: name, Fields: fields})
 		have++
 		if n == 1 {
-			return &m.Segments[0]
+			return &m.Segments[at]
 		}
 	}
 	for ; have < n; have++ {

@@ -10,8 +10,9 @@ import (
 // ten-thousandth of a second.
 type Precision int
 
-// The precisions of a DTM, in the order of its grammar
-// YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ].
+// The precisions of a DTM, in the order of its grammar:
+//
+//	YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]
 const (
 	PrecisionYear             Precision = iota + 1 // YYYY
 	PrecisionMonth                                 // YYYYMM
@@ -35,9 +36,12 @@ func (p Precision) String() string {
 	return precisionNames[p]
 }
 
-// ParseTime parses an HL7 v2 DTM value (also the first component of a TS),
-// YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ], into the earliest instant
-// it covers and its precision. With an offset the time is in a fixed zone of
+// ParseTime parses an HL7 v2 DTM value (also the first component of a TS)
+// into the earliest instant it covers and its precision:
+//
+//	YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]
+//
+// With an offset the time is in a fixed zone of
 // that offset; without one it is in loc, or UTC when loc is nil. Every part
 // is range-checked (no 24:00, no leap seconds, no 30 February). Errors wrap
 // ErrInvalidTime and never quote s.
