@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -47,7 +48,15 @@ type compiler struct {
 	lookup map[string]bool
 	// indexVars counts the loops in scope whose index has this name.
 	indexVars map[string]int
+	// aliases are the YAML anchors being expanded, innermost last, and
+	// expanded counts the nodes compiled through aliases: an anchor that
+	// contains its own alias, or an alias bomb, is an error, not a hang.
+	aliases  []*yaml.Node
+	expanded int
 }
+
+// maxAliasNodes bounds the nodes one file may compile through YAML aliases.
+const maxAliasNodes = 10_000
 
 // subMapCall is an apply("name", …) found in an expression, checked once
 // the whole set is loaded.
@@ -299,6 +308,34 @@ func directive(n *yaml.Node) map[string]*yaml.Node {
 	return nil
 }
 
+// alias compiles the node an alias refers to, within bounds.
+func (c *compiler) alias(n *yaml.Node, rule string) node {
+	p := pos{line: n.Line, col: n.Column, rule: rule}
+	if slices.Contains(c.aliases, n.Alias) {
+		c.errorf(n, rule, "alias *%s refers to a node that contains it", n.Value)
+		return &constNode{pos: p}
+	}
+	if c.expanded += countNodes(n.Alias, maxAliasNodes+1); c.expanded > maxAliasNodes {
+		c.errorf(n, rule, "aliases expand to more than %d nodes", maxAliasNodes)
+		return &constNode{pos: p}
+	}
+	c.aliases = append(c.aliases, n.Alias)
+	defer func() { c.aliases = c.aliases[:len(c.aliases)-1] }()
+	return c.node(n.Alias, rule)
+}
+
+// countNodes counts the nodes under n, aliases not followed, up to limit.
+func countNodes(n *yaml.Node, limit int) int {
+	count := 1
+	for _, child := range n.Content {
+		if count >= limit {
+			break
+		}
+		count += countNodes(child, limit-count)
+	}
+	return count
+}
+
 // node compiles one rule: a scalar is an expression (or a literal number,
 // boolean or null), a mapping an object, a sequence an array, and a mapping
 // with when/each/value a conditional or a loop.
@@ -306,7 +343,7 @@ func (c *compiler) node(n *yaml.Node, rule string) node {
 	p := pos{line: n.Line, col: n.Column, rule: rule}
 	switch n.Kind {
 	case yaml.AliasNode:
-		return c.node(n.Alias, rule)
+		return c.alias(n, rule)
 	case yaml.ScalarNode:
 		switch n.Tag {
 		case "!!int":
@@ -358,8 +395,10 @@ func (c *compiler) directive(n *yaml.Node, d map[string]*yaml.Node, rule string)
 		return &constNode{pos: p}
 	}
 	if d["each"] == nil {
-		if d["as"] != nil || d["index"] != nil {
-			c.errorf(d["@as"], rule, "as and index belong to a loop (each)")
+		for _, k := range []string{"as", "index"} {
+			if d[k] != nil {
+				c.errorf(d["@"+k], rule, "%s belongs to a loop (each)", k)
+			}
 		}
 		if d["when"] == nil {
 			c.errorf(n, rule, "value without when or each")

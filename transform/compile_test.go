@@ -149,3 +149,22 @@ lookups:
 		t.Error("a failed reload replaced the set")
 	}
 }
+
+// A YAML anchor that contains its own alias, or an alias bomb, is a load
+// error at the alias, not a hang.
+func TestCompileBoundsAliases(t *testing.T) {
+	head := "name: m\ninput: json\noutput: json\n"
+	bomb := head + "let:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n  d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n  e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d, *d]\nrules:\n  x: 1\n"
+	for name, tc := range map[string]struct{ file, want string }{
+		"self":  {head + "rules: &r\n  x: [*r]\n", "m.yaml:5:7: rules.x[0].x[0]: alias *r refers to a node that contains it"},
+		"bomb":  {bomb, "aliases expand to more than 10000 nodes"},
+		"index": {head + "rules:\n  x: {when: true, index: i, value: 1}\n", "m.yaml:5:19: rules.x: index belongs to a loop (each)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Compile(fstest.MapFS{"m.yaml": {Data: []byte(tc.file)}}, "m.yaml")
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -28,6 +28,13 @@ func rootCommand() *command {
 			{name: "convert", summary: "convert a resource between FHIR JSON and FHIR XML", run: fhirConvert},
 			{name: "validate", summary: "validate resources against the FHIR R4 model", run: fhirValidate},
 		}},
+		{name: "map", summary: "mapping files", sub: []*command{
+			{name: "run", summary: "map an input, or a stream of NDJSON records, with a mapping", run: mapRun},
+			{name: "test", summary: "run the tests written in mapping files", run: mapTest},
+			{name: "check", summary: "compile mapping files and print every error", run: mapCheck},
+			{name: "explain", summary: "show which rule and input paths produced each output field", run: mapExplain},
+			{name: "list", summary: "list the mappings", run: mapList},
+		}},
 		{name: "version", summary: "print the version", run: version},
 		{name: "help", summary: "show help for a command"}, // answered by dispatch, which knows the table
 	}}
