@@ -464,6 +464,9 @@ func (c *compiler) expr(n *yaml.Node, rule string) *exprNode {
 	for _, call := range reads.applies {
 		c.calls = append(c.calls, subMapCall{name: call, at: e.pos})
 	}
+	if reads.failValue {
+		c.errorf(n, rule, "fail takes a text constant: its message ends up in logs and must not hold input values")
+	}
 	for _, t := range reads.lookups {
 		if !c.lookup[t] {
 			c.errorf(n, rule, "lookup table %q is not defined under lookups", t)
@@ -529,6 +532,9 @@ type readCollector struct {
 	chains  [][]string
 	applies []string
 	lookups []string
+	// failValue is set when fail() is called with anything but a text
+	// constant: its message could then carry input values.
+	failValue bool
 }
 
 func (rc *readCollector) Visit(n *ast.Node) {
@@ -544,12 +550,14 @@ func (rc *readCollector) Visit(n *ast.Node) {
 			}
 		}
 	case *ast.CallNode:
+		rc.segmentRead(x)
 		id, ok := x.Callee.(*ast.IdentifierNode)
 		if !ok || len(x.Arguments) == 0 {
 			return
 		}
 		s, ok := x.Arguments[0].(*ast.StringNode)
 		if !ok {
+			rc.failValue = rc.failValue || id.Value == "fail"
 			return
 		}
 		switch id.Value {
@@ -559,6 +567,23 @@ func (rc *readCollector) Visit(n *ast.Node) {
 			rc.lookups = append(rc.lookups, s.Value)
 		}
 	}
+}
+
+// segmentRead records input.Get("PID.5.1") and input.GetAll("PID.3.1") of
+// an HL7 v2 input as the input paths PID.5.1 and PID.3.1, in place of the
+// method itself, when the path is a constant.
+func (rc *readCollector) segmentRead(call *ast.CallNode) {
+	callee, ok := call.Callee.(*ast.MemberNode)
+	if !ok || len(call.Arguments) == 0 {
+		return
+	}
+	chain := memberChain(callee)
+	s, ok := call.Arguments[0].(*ast.StringNode)
+	if !ok || len(chain) != 2 || chain[0] != "input" || (chain[1] != "Get" && chain[1] != "GetAll") {
+		return
+	}
+	rc.chains = slices.DeleteFunc(rc.chains, func(c []string) bool { return slices.Equal(c, chain) })
+	rc.add([]string{"input", s.Value})
 }
 
 // add keeps the longest chains: input.a.b replaces input.a and input.

@@ -2,9 +2,12 @@ package transform
 
 import (
 	"errors"
+	"os"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/liaisonhq/liaison/fhir"
 )
 
 func compileText(t testing.TB, src string) (*Mapping, error) {
@@ -31,7 +34,7 @@ func TestCompileErrorsHavePositions(t *testing.T) {
 		{"yaml syntax", head + "rules:\n  a: [1, 2\n", "m.yaml:4:1", "did not find expected"},
 		{"fhir output without resource", "name: m\ninput: json\noutput: fhir\nrules: {}\n", "m.yaml:3:9: resource", "names its resource"},
 		{"unknown resource", "name: m\ninput: json\noutput: fhir\nresource: Patiant\nrules: {}\n", "m.yaml:4:11: resource", "not a FHIR R4 resource type"},
-		{"as outside a loop", head + "rules:\n  a:\n    when: true\n    as: x\n    value: 1\n", "m.yaml:7:5: rules.a", "belong to a loop"},
+		{"as outside a loop", head + "rules:\n  a:\n    when: true\n    as: x\n    value: 1\n", "m.yaml:7:5: rules.a", "belongs to a loop"},
 		{"test with neither expect nor error", head + "rules: {a: input.a}\ntests:\n  - name: t\n    input: {}\n", "m.yaml:6:5: tests[0]", "either expect or error"},
 	}
 	for _, tt := range tests {
@@ -98,6 +101,11 @@ func TestRenameMap(t *testing.T) {
 	got := out.(map[string]any)
 	if got["id"] != "P1" || got["name"] != "Ada" || len(got) != 2 {
 		t.Errorf("renamed = %v", got)
+	}
+	again, _ := RenameMapping("StateEHR", map[string]string{"hmsName": "name", "hmsPatientId": "id"})
+	other, _ := RenameMapping("StateEHR", map[string]string{"hmsPatientId": "id", "hmsName": "family"})
+	if len(m.Version) != 12 || again.Version != m.Version || other.Version == m.Version {
+		t.Errorf("versions %q, %q (same fields), %q (other fields): want a stable content hash", m.Version, again.Version, other.Version)
 	}
 	if _, err := RenameMapping("x", map[string]string{"a": ""}); err == nil {
 		t.Error("an empty target name was accepted")
@@ -166,5 +174,101 @@ func TestCompileBoundsAliases(t *testing.T) {
 				t.Fatalf("error = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// The example mapping of DESIGN.md, with FHIR XML output: its in-file test
+// compares the XML as the resource it holds, and a wrong expectation fails
+// with both sides shown.
+func TestFHIRXMLOutput(t *testing.T) {
+	src, err := os.ReadFile("testdata/design-appointment.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Compile(fstest.MapFS{"m.yaml": {Data: src}}, "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range m.RunTests() {
+		if r.Err != nil {
+			t.Errorf("%s: %v", r.Test, r.Err)
+		}
+	}
+	out, err := m.Translate([]byte(`{"appointmentId":"A2","patientId":"P9","datetime":"2024-01-15 09:30","tz":"America/New_York","status":"booked","vaccine":{"code":"208"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := fhir.ParseXML(out[0])
+	if err != nil {
+		t.Fatalf("output is not FHIR XML: %v\n%s", err, out[0])
+	}
+	if r["start"] != "2024-01-15T14:30:00Z" || len(fhir.Validate(r)) != 0 {
+		t.Errorf("start = %v, issues %v", r["start"], fhir.Validate(r))
+	}
+
+	wrong := strings.Replace(string(src), `<status value="cancelled"/>`, `<status value="booked"/>`, 1)
+	m, err = Compile(fstest.MapFS{"m.yaml": {Data: []byte(wrong)}}, "m.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := m.RunTests()
+	if len(res) != 1 || res[0].Err == nil || !strings.Contains(res[0].Err.Error(), `"status": "cancelled"`) {
+		t.Errorf("a wrong expectation passed or says too little: %+v", res)
+	}
+}
+
+// Runtime errors name the rule and the input paths, never the input's
+// values: those are patient data, and errors end up in logs and API
+// responses. Each expression here fails on the canary value.
+func TestRuntimeErrorsHoldNoInputValues(t *testing.T) {
+	const canary = "Zq9Canary-1980-07-04"
+	for _, code := range []string{
+		`date(input.v, "2006-01-02")`,
+		`date("2024-01-01 10:00", "2006-01-02 15:04", input.v)`,
+		`int(input.v)`,
+		`float(input.v)`,
+		`input.v + 1`,
+		`input.v > 1`,
+		`input.v.x.y`,
+		`fhirDate(input.v)`,
+		`instant(input.v)`,
+		`hl7Time(input.v)`,
+		`hl7ToFHIR(input.v)`,
+		`number(input.v)`,
+		`toHL7(input.v)`,
+		`formatTime(now(), "2006", input.v)`,
+		`uuid5(input.v, "x")`,
+		`regexFind("x", input.v + "(")`,
+		`duration(input.v)`,
+		`fromJSON(input.v)`,
+		`fromBase64(input.v)`,
+		`input.list[int(input.v)]`,
+		`date(input.v)`,
+		`input.list[1:2] + input.v`,
+	} {
+		t.Run(code, func(t *testing.T) {
+			m, err := compileText(t, "name: m\ninput: json\noutput: json\nrules:\n  x: '"+strings.ReplaceAll(code, "'", "''")+"'\n")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = m.Map(map[string]any{"v": canary, "list": []any{1}})
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if strings.Contains(err.Error(), "Zq9") || strings.Contains(err.Error(), "1980") {
+				t.Errorf("error quotes the input: %v", err)
+			}
+			if !strings.Contains(err.Error(), "m.yaml:5:6: rules.x: ") || !strings.Contains(err.Error(), "input.v") {
+				t.Errorf("error %q does not name the rule and the input path", err)
+			}
+		})
+	}
+}
+
+// fail() takes a text constant, so its message cannot carry input values.
+func TestFailTakesAConstant(t *testing.T) {
+	_, err := compileText(t, "name: m\ninput: json\noutput: json\nrules:\n  x: fail(input.v)\n")
+	if err == nil || !strings.Contains(err.Error(), "m.yaml:5:6: rules.x: fail takes a text constant") {
+		t.Fatalf("error = %v", err)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/liaisonhq/liaison/fhir"
 )
 
 // TestCase is one test written in a mapping file: an input and either the
@@ -93,6 +95,17 @@ func (m *Mapping) runTest(tc TestCase) error {
 	if err != nil {
 		return err
 	}
+	if s, ok := tc.Expect.(string); ok && m.Output == FormatFHIRXML {
+		// A FHIR XML expectation compares as the resource it holds, so
+		// whitespace, the XML declaration and attribute quoting do not matter.
+		r, err := fhir.ParseXML([]byte(s))
+		if err != nil {
+			return fmt.Errorf("expect: %v", err)
+		}
+		if tc.Expect, err = resourceValue(r); err != nil {
+			return fmt.Errorf("expect: %v", err)
+		}
+	}
 	if s, ok := tc.Expect.(string); ok {
 		text, _ := got.(string)
 		if normalizeText(text) != normalizeText(s) {
@@ -136,8 +149,26 @@ func (m *Mapping) testOutput(input any) (any, error) {
 			return nil, err
 		}
 		return v, nil
+	case FormatFHIRXML:
+		r, err := fhir.ParseXML(outs[0])
+		if err != nil {
+			return nil, err
+		}
+		return resourceValue(r)
 	}
 	return string(outs[0]), nil
+}
+
+// resourceValue is a FHIR resource as a plain JSON value, for comparison.
+func resourceValue(r fhir.Resource) (any, error) {
+	data, err := fhir.EncodeJSON(r)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	return v, d.Decode(&v)
 }
 
 func normalizeText(s string) string {

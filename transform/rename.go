@@ -1,6 +1,8 @@
 package transform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -36,7 +38,12 @@ func RenameMapping(name string, fields map[string]string) (*Mapping, error) {
 		obj.values = append(obj.values, &exprNode{pos: pos{rule: "mapping." + src}, src: code, prog: prog, reads: [][]string{{"input", src}}})
 	}
 	m.root = obj
-	sum := fmt.Sprint(from, fields)
-	m.Version = fmt.Sprintf("rename-%x", len(sum))
+	// The version is a hash of the field pairs, in a fixed order, so the
+	// same rename object always has the same version.
+	h := sha256.New()
+	for _, src := range from {
+		fmt.Fprintf(h, "%q:%q\n", src, fields[src])
+	}
+	m.Version = hex.EncodeToString(h.Sum(nil))[:12]
 	return m, nil
 }

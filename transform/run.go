@@ -1,6 +1,7 @@
 package transform
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -32,11 +33,13 @@ type Trace struct {
 }
 
 func (r *run) fail(n *exprNode, err error) error {
-	msg := err.Error()
-	if i := strings.IndexByte(msg, '\n'); i >= 0 { // expr appends the source excerpt
-		msg = msg[:i]
+	var sub *Error
+	if errors.As(err, &sub) { // a sub-map's error: already safe, and placed in its own file
+		err = sub
+	} else {
+		err = errors.New(safeMessage(err))
 	}
-	return &Error{File: r.m.File, Line: n.line, Col: n.col, Rule: n.rule, Input: r.inputPaths(n), Err: fmt.Errorf("%s", msg)}
+	return &Error{File: r.m.File, Line: n.line, Col: n.col, Rule: n.rule, Input: r.inputPaths(n), Err: err}
 }
 
 func (r *run) truth(n *exprNode) (bool, error) {
