@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -127,12 +128,27 @@ func put(obj map[string]any, key string, v any) {
 
 var appointmentStatus = map[string]string{"booked": "booked", "cancelled": "cancelled", "noshow": "noshow"}
 
+// zoneCache is what careful hand-written code does: time.LoadLocation reads
+// the zone file on every call.
+var zoneCache sync.Map
+
+func cachedZone(name string) (*time.Location, error) {
+	if loc, ok := zoneCache.Load(name); ok {
+		return loc.(*time.Location), nil
+	}
+	loc, err := time.LoadLocation(name)
+	if err == nil {
+		zoneCache.Store(name, loc)
+	}
+	return loc, err
+}
+
 // appointmentToFHIR is mappings/hms-appointment-to-fhir.yaml written in Go.
 func appointmentToFHIR(in map[string]any) ([]byte, error) {
 	id, _ := in["appointmentId"].(string)
 	tz, _ := in["tz"].(string)
 	datetime, _ := in["datetime"].(string)
-	loc, err := time.LoadLocation(tz)
+	loc, err := cachedZone(tz)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package transform
 import (
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -270,5 +271,24 @@ func TestFailTakesAConstant(t *testing.T) {
 	_, err := compileText(t, "name: m\ninput: json\noutput: json\nrules:\n  x: fail(input.v)\n")
 	if err == nil || !strings.Contains(err.Error(), "m.yaml:5:6: rules.x: fail takes a text constant") {
 		t.Fatalf("error = %v", err)
+	}
+}
+
+// The mapping files under testdata/ pass their own tests.
+func TestTestdataMappings(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no mapping files under testdata/")
+	}
+	for _, file := range files {
+		m, err := Compile(os.DirFS("testdata"), filepath.Base(file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range m.RunTests() {
+			if r.Err != nil {
+				t.Errorf("%s: %s: %v", file, r.Test, r.Err)
+			}
+		}
 	}
 }

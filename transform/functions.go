@@ -41,7 +41,7 @@ import (
 //	fail(message)                   stop with an error (the message must not hold input values)
 func (c *compiler) functions() []expr.Option {
 	m := c.m
-	return []expr.Option{
+	return append(dateFunctions(),
 		expr.Function("lookup", func(p ...any) (any, error) {
 			if len(p) < 2 || len(p) > 3 {
 				return nil, errors.New("lookup(table, key[, default]) takes 2 or 3 arguments")
@@ -230,7 +230,7 @@ func (c *compiler) functions() []expr.Option {
 			layout, _ := p[1].(string)
 			if len(p) == 3 {
 				zone, _ := p[2].(string)
-				loc, err := time.LoadLocation(zone)
+				loc, err := loadZone(zone)
 				if err != nil {
 					return nil, errors.New("formatTime: unknown time zone")
 				}
@@ -239,7 +239,7 @@ func (c *compiler) functions() []expr.Option {
 			return t.Format(layout), nil
 		}),
 		expr.Patch(applyRewriter{}),
-	}
+	)
 }
 
 // applyRewriter turns apply(name, value) into __apply(__run, name, value), so

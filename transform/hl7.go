@@ -125,7 +125,7 @@ func hl7Arg(fn string, p []any) (*time.Time, hl7v2.Precision, error) {
 	loc := time.UTC
 	if len(p) == 2 {
 		zone, _ := p[1].(string)
-		l, err := time.LoadLocation(zone)
+		l, err := loadZone(zone)
 		if err != nil {
 			return nil, 0, fmt.Errorf("%s: unknown time zone", fn)
 		}
