@@ -334,3 +334,18 @@ func mapIssues(errs []error) fhir.Issues {
 	}
 	return out
 }
+
+// mappingInput checks the arguments NAME|FILE [INPUT] of map run and map
+// explain and returns INPUT, stdinName when it is absent.
+func mappingInput(f *flags, s *stdio, pos []string) (input string, code int, ok bool) {
+	switch {
+	case len(pos) == 0:
+		return "", f.usageError(s, "a mapping NAME or FILE is required"), false
+	case len(pos) > 2:
+		return "", f.usageError(s, "one INPUT at most, got %d", len(pos)-1), false
+	}
+	if len(pos) == 2 {
+		return pos[1], 0, true
+	}
+	return stdinName, 0, true
+}

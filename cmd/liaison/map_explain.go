@@ -29,15 +29,9 @@ issues on standard error. Either way it exits 1.`)
 	if !ok {
 		return code
 	}
-	switch {
-	case len(pos) == 0:
-		return f.usageError(s, "a mapping NAME or FILE is required")
-	case len(pos) > 2:
-		return f.usageError(s, "one INPUT at most, got %d", len(pos)-1)
-	}
-	input := stdinName
-	if len(pos) == 2 {
-		input = pos[1]
+	input, code, ok := mappingInput(f, s, pos)
+	if !ok {
+		return code
 	}
 
 	t, err := findMapping(*dir, pos[0])
