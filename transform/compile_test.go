@@ -2,8 +2,10 @@ package transform
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -289,6 +291,69 @@ func TestTestdataMappings(t *testing.T) {
 			if r.Err != nil {
 				t.Errorf("%s: %s: %v", file, r.Test, r.Err)
 			}
+		}
+	}
+}
+
+// Reload swaps the whole set at once: while it reloads, concurrent mapping
+// sees one version or the other, whole — a mapping and the sub-map it
+// applies always come from the same load — and its Version says which.
+func TestReloadIsAtomic(t *testing.T) {
+	version := func(n string) fstest.MapFS {
+		return fstest.MapFS{
+			"main.yaml": {Data: []byte("name: main\ninput: json\noutput: json\nrules:\n  v: '\"" + n + "\"'\n  sub: apply(\"sub\", input)\n")},
+			"sub.yaml":  {Data: []byte("name: sub\ninput: json\noutput: json\nrules:\n  v: '\"" + n + "\"'\n")},
+		}
+	}
+	set, err := NewSet(version("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions := map[string]string{}
+	for _, n := range []string{"1", "2"} {
+		other, _ := NewSet(version(n))
+		m, _ := other.Get("main")
+		versions[m.Version] = n
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				m, err := set.Get("main")
+				if err != nil {
+					errs <- err
+					return
+				}
+				out, err := m.Map(map[string]any{})
+				if err != nil {
+					errs <- err
+					return
+				}
+				got := out.(map[string]any)
+				want := versions[m.Version]
+				if got["v"] != want || got["sub"].(map[string]any)["v"] != want {
+					errs <- fmt.Errorf("mapping version %s gave %v", want, got)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 200 {
+		if err := set.Reload(version(strconv.Itoa(i%2 + 1))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	for range 4 {
+		if err := <-errs; err != nil {
+			t.Error(err)
 		}
 	}
 }
