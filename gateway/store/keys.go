@@ -1,0 +1,82 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+var (
+	bucketMsgs    = []byte("msgs")
+	bucketLanes   = []byte("lanes")
+	bucketDue     = []byte("due")
+	bucketLaneDue = []byte("lanedue")
+	bucketStates  = []byte("states")
+	bucketDone    = []byte("done")
+	bucketRecords = []byte("records")
+	bucketSync    = []byte("sync")
+	bucketConns   = []byte("conns")
+	bucketCounts  = []byte("counts")
+	bucketMeta    = []byte("meta")
+
+	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketLaneDue, bucketStates, bucketDone, bucketRecords, bucketSync, bucketConns, bucketCounts, bucketMeta}
+)
+
+// sep separates the parts of a key. Names that go into keys (connector
+// ids, record types and ids) never hold it: the HTTP layer refuses them.
+const sep = 0
+
+// key joins parts with sep.
+func key(parts ...[]byte) []byte {
+	n := len(parts) - 1
+	for _, p := range parts {
+		n += len(p)
+	}
+	k := make([]byte, 0, n)
+	for i, p := range parts {
+		if i > 0 {
+			k = append(k, sep)
+		}
+		k = append(k, p...)
+	}
+	return k
+}
+
+// prefix is key(parts...) followed by sep: every key that starts with these parts.
+func prefix(parts ...[]byte) []byte { return append(key(parts...), sep) }
+
+func u64(n uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, n)
+	return b
+}
+
+// timeKey orders times; times before 1970 sort as 1970.
+func timeKey(t time.Time) []byte {
+	n := t.UnixNano()
+	if n < 0 {
+		n = 0
+	}
+	return u64(uint64(n))
+}
+
+func keyTime(b []byte) time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(b))) }
+
+// lastSeq is the sequence number at the end of a key.
+func lastSeq(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }
+
+// MessageID is how messages are named outside the store.
+func MessageID(seq uint64) string { return fmt.Sprintf("%016x", seq) }
+
+// ParseMessageID is the reverse of MessageID; ok is false for a malformed id.
+func ParseMessageID(id string) (seq uint64, ok bool) {
+	if len(id) != 16 {
+		return 0, false
+	}
+	n, err := strconv.ParseUint(id, 16, 64)
+	return n, err == nil
+}
+
+func hasPrefix(k, p []byte) bool { return k != nil && bytes.HasPrefix(k, p) }

@@ -1,0 +1,206 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// FileName is the store's file inside the data directory.
+const FileName = "liaison.db"
+
+// Options tune Open. The zero value is the production setting.
+type Options struct {
+	// LockTimeout is how long Open waits for another process to release the
+	// data directory before it returns ErrLocked. Default 1s.
+	LockTimeout time.Duration
+	// NoSync skips fsync on commit: for benchmarks that measure everything
+	// but the disk. Never in production.
+	NoSync bool
+	// MaxBatch bounds how many Update calls share one commit. Default 1000.
+	MaxBatch int
+}
+
+// Store is the gateway's state on disk. Safe for concurrent use.
+type Store struct {
+	db       *bolt.DB
+	requests chan *request
+	closing  chan struct{}
+	stopped  chan struct{}
+	close    sync.Once
+	maxBatch int
+}
+
+// Open opens (creating when needed) the store in the data directory dir.
+func Open(dir string, opts Options) (*Store, error) {
+	if opts.LockTimeout == 0 {
+		opts.LockTimeout = time.Second
+	}
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1000
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: opts.LockTimeout, NoSync: opts.NoSync, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%s: %w", dir, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	s := &Store{
+		db:       db,
+		requests: make(chan *request, opts.MaxBatch),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		maxBatch: opts.MaxBatch,
+	}
+	go s.commitLoop()
+	return s, nil
+}
+
+// Close waits for the commits under way and closes the file. Update
+// returns ErrClosed afterwards.
+func (s *Store) Close() error {
+	var err error
+	s.close.Do(func() {
+		close(s.closing)
+		<-s.stopped
+		err = s.db.Close()
+	})
+	return err
+}
+
+// View runs fn in a read-only transaction: a consistent snapshot.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(btx *bolt.Tx) error {
+		return fn(&Tx{tx: btx, now: time.Now()})
+	})
+}
+
+// Update runs fn in a write transaction and returns once the transaction
+// is committed to disk, or with fn's error, in which case none of fn's
+// writes happened. fn shares its transaction with other callers' (group
+// commit) and may run more than once when another caller's function
+// fails: it must read and write only through the Tx, and do no I/O.
+//
+// Once the request is handed to the committer, Update waits for the
+// commit even if ctx is cancelled, so that its answer is the truth.
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	r := &request{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.requests <- r:
+	case <-s.closing:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-r.done
+}
+
+// request is one Update waiting for a commit.
+type request struct {
+	fn   func(*Tx) error
+	done chan error
+}
+
+// commitLoop gathers the requests that arrived while the previous commit
+// was written and commits them together. There is no timer: under light
+// load a request commits at once; under heavy load batches grow by
+// themselves, as many as arrive during one fsync.
+func (s *Store) commitLoop() {
+	defer close(s.stopped)
+	for {
+		var first *request
+		select {
+		case first = <-s.requests:
+		case <-s.closing:
+			s.drain()
+			return
+		}
+		batch := []*request{first}
+	gather:
+		for len(batch) < s.maxBatch {
+			select {
+			case r := <-s.requests:
+				batch = append(batch, r)
+			default:
+				break gather
+			}
+		}
+		s.commit(batch)
+	}
+}
+
+// drain commits what was handed over before Close.
+func (s *Store) drain() {
+	for {
+		select {
+		case r := <-s.requests:
+			s.commit([]*request{r})
+		default:
+			return
+		}
+	}
+}
+
+// errRerun rolls a batch back when one of its functions failed.
+var errRerun = errors.New("rerun the batch without the failed function")
+
+// commit runs a batch in one transaction. A function that fails gets its
+// error; the transaction is rolled back and the others run again without it.
+func (s *Store) commit(batch []*request) {
+	for len(batch) > 0 {
+		failed, failure := -1, error(nil)
+		err := s.db.Update(func(btx *bolt.Tx) error {
+			tx := &Tx{tx: btx, now: time.Now()}
+			for i, r := range batch {
+				if err := run(r.fn, tx); err != nil {
+					failed, failure = i, err
+					return errRerun
+				}
+			}
+			return nil
+		})
+		if failed >= 0 {
+			batch[failed].done <- failure
+			batch = append(batch[:failed:failed], batch[failed+1:]...)
+			continue
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+		return
+	}
+}
+
+// run calls fn, turning a panic into an error so one bad request cannot
+// take the committer down.
+func run(fn func(*Tx) error, tx *Tx) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: panic in update: %v", p)
+		}
+	}()
+	return fn(tx)
+}
