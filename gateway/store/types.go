@@ -52,7 +52,7 @@ type Attempt struct {
 	Duration time.Duration   `json:"durationNs"`
 	Status   int             `json:"status,omitempty"` // the HTTP status; 0 when none came
 	Error    string          `json:"error,omitempty"`
-	Outcome  json.RawMessage `json:"outcome,omitempty"` // the response body when it was JSON (an OperationOutcome)
+	Outcome  json.RawMessage `json:"outcome,omitempty"`  // the response body when it was JSON (an OperationOutcome)
 	Response string          `json:"response,omitempty"` // the response body otherwise
 }
 
