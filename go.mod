@@ -3,8 +3,12 @@ module github.com/liaisonhq/liaison
 go 1.26.8
 
 require (
-	github.com/expr-lang/expr v1.17.8 // indirect
 	github.com/labstack/echo/v4 v4.16.0
+	go.uber.org/goleak v1.3.0
+)
+
+require (
+	github.com/expr-lang/expr v1.17.8 // indirect
 	github.com/labstack/gommon v0.5.0 // indirect
 	github.com/mattn/go-colorable v0.1.15 // indirect
 	github.com/mattn/go-isatty v0.0.22 // indirect
@@ -12,10 +16,10 @@ require (
 	github.com/valyala/bytebufferpool v1.0.0 // indirect
 	github.com/valyala/fasttemplate v1.2.2 // indirect
 	go.etcd.io/bbolt v1.5.0 // indirect
-	go.uber.org/goleak v1.3.0
 	go.yaml.in/yaml/v3 v3.0.4 // indirect
 	golang.org/x/crypto v0.53.0 // indirect
 	golang.org/x/net v0.56.0 // indirect
 	golang.org/x/sys v0.46.0 // indirect
 	golang.org/x/text v0.40.0 // indirect
+	pgregory.net/rapid v1.2.0 // indirect
 )
