@@ -336,14 +336,17 @@ func (t *Tx) Due(conn string, now time.Time, limit int, skip func(lane string) b
 	return out, nil
 }
 
-// NextDue returns when the connector's earliest lane is due.
-func (t *Tx) NextDue(conn string) (time.Time, bool) {
+// NextDue returns when the connector's earliest lane that skip does not
+// name is due.
+func (t *Tx) NextDue(conn string, skip func(lane string) bool) (time.Time, bool) {
 	p := prefix([]byte(conn))
-	k, _ := t.b(bucketDue).Cursor().Seek(p)
-	if !hasPrefix(k, p) || len(k) < len(p)+8 {
-		return time.Time{}, false
+	c := t.b(bucketDue).Cursor()
+	for k, _ := c.Seek(p); hasPrefix(k, p) && len(k) >= len(p)+9; k, _ = c.Next() {
+		if skip == nil || !skip(string(k[len(p)+9:])) {
+			return keyTime(k[len(p) : len(p)+8]), true
+		}
 	}
-	return keyTime(k[len(p) : len(p)+8]), true
+	return time.Time{}, false
 }
 
 // Finish records an attempt at a message and its outcome: Delivered or
@@ -374,9 +377,7 @@ func (t *Tx) Finish(id string, a Attempt, st State, next time.Time) (*Message, e
 	if err := t.settle(m, old); err != nil {
 		return nil, err
 	}
-	if st == Delivered || st == Dead {
-		t.touchConnector(m.Connector, st == Delivered)
-	}
+	t.touchConnector(m.Connector, st, a.Error)
 	return m, nil
 }
 
@@ -408,16 +409,21 @@ func (t *Tx) settle(m *Message, old State) error {
 	return t.refreshLane(m.Connector, m.Lane())
 }
 
-// touchConnector notes the last successful delivery.
-func (t *Tx) touchConnector(id string, delivered bool) {
-	if !delivered {
-		return
-	}
+// touchConnector notes on the connector the last successful delivery, or
+// the last error, for its status.
+func (t *Tx) touchConnector(id string, st State, errText string) {
 	c, err := t.Connector(id)
 	if err != nil {
 		return
 	}
-	c.LastSyncAt = t.now
+	if st == Delivered {
+		if c.LastError == "" && t.now.Sub(c.LastSyncAt) < time.Second {
+			return // busy and healthy: spare the write
+		}
+		c.LastSyncAt, c.LastError = t.now, ""
+	} else {
+		c.LastError = errText
+	}
 	t.putJSON(bucketConns, []byte(id), c)
 }
 

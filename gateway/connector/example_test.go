@@ -1,0 +1,124 @@
+package connector_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"github.com/liaisonhq/liaison/gateway/connector"
+)
+
+// A registration body as DESIGN.md writes it: parse, validate, fill the
+// defaults, and show it the way every API response does.
+func Example() {
+	body := []byte(`{ "name": "StateEHR", "type": "FHIR", "endpoint": "https://stateehr.gov/fhir/Patient",
+	  "auth": { "scheme": "OAuth2", "clientId": "ABC123", "clientSecret": "SECRET" },
+	  "sync": { "mode": "webhook", "path": "/api/webhooks/state-ehr/patient" },
+	  "mapping": { "hmsPatientId": "id", "hmsName": "name" } }`)
+
+	c, err := connector.Parse(body)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.Validate(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	out, _ := json.MarshalIndent(c.WithDefaults().Redacted(), "", "  ")
+	fmt.Println(string(out))
+	// Output:
+	// {
+	//   "name": "StateEHR",
+	//   "type": "fhir",
+	//   "endpoint": "https://stateehr.gov/fhir/Patient",
+	//   "auth": {
+	//     "scheme": "oauth2",
+	//     "clientId": "ABC123",
+	//     "clientSecret": "***"
+	//   },
+	//   "sync": {
+	//     "mode": "webhook",
+	//     "path": "/api/webhooks/state-ehr/patient"
+	//   },
+	//   "resources": [
+	//     "Patient"
+	//   ],
+	//   "mapping": {
+	//     "rename": {
+	//       "hmsName": "name",
+	//       "hmsPatientId": "id"
+	//     }
+	//   },
+	//   "delivery": {
+	//     "maxAge": "72h",
+	//     "initialBackoff": "1s",
+	//     "maxBackoff": "10m",
+	//     "timeout": "30s",
+	//     "concurrency": 8
+	//   }
+	// }
+}
+
+func ExampleParse_errors() {
+	_, err := connector.Parse([]byte(`{"nmae": "StateEHR", "resources": "Patient", "auth": {"scheme": "basic", "password": 1234}}`))
+	fmt.Println(err)
+	// Output:
+	// nmae: unknown field (did you mean "name"?)
+	// resources: want an array of strings, got a string
+	// auth.password: want a string, got a number
+}
+
+func ExampleConfig_Validate() {
+	c, _ := connector.Parse([]byte(`{"name": "Scheduler", "type": "rest", "endpoint": "scheduler.test",
+	  "auth": {"scheme": "basic", "username": "clinic", "password": "***"},
+	  "sync": {"mode": "poll"}}`))
+	fmt.Println(c.Validate())
+	// Output:
+	// endpoint: want an absolute http or https URL
+	// sync.interval: required for poll mode: at least 1s
+	// auth.password: is the placeholder "***" that responses show in place of a secret; send the secret itself
+}
+
+func ExampleConfig_KeepSecrets() {
+	stored, _ := connector.Parse([]byte(`{"name": "Scheduler", "type": "rest", "endpoint": "https://scheduler.test",
+	  "auth": {"scheme": "bearer", "token": "t0ken"}}`))
+	// The client sends back what GET showed it, with a new endpoint.
+	update, _ := connector.Parse([]byte(`{"name": "Scheduler", "type": "rest", "endpoint": "https://scheduler.test/v2",
+	  "auth": {"scheme": "bearer", "token": "***"}}`))
+	c := update.KeepSecrets(stored)
+	fmt.Println(c.Endpoint, c.Auth.Token)
+	// Output:
+	// https://scheduler.test/v2 t0ken
+}
+
+func ExampleResolveSecret() {
+	os.Setenv("STATE_EHR_SECRET", "s3cr3t")
+	defer os.Unsetenv("STATE_EHR_SECRET")
+
+	v, err := connector.ResolveSecret("env:STATE_EHR_SECRET")
+	fmt.Println(v, err)
+	_, err = connector.ResolveSecret("env:STATE_EHR_UNSET")
+	fmt.Println(err)
+	v, err = connector.ResolveSecret("a literal value")
+	fmt.Println(v, err)
+	// Output:
+	// s3cr3t <nil>
+	// secret reference env:STATE_EHR_UNSET: environment variable not set
+	// a literal value <nil>
+}
+
+func ExampleParseFile() {
+	_, err := connector.ParseFile("liaison.yaml", []byte(`
+connectors:
+  - name: StateEHR
+    type: fhir
+    endpoint: https://stateehr.gov/fhir/Patient
+    auth: { scheme: OAuth2, clientId: ABC123 }
+    sync: { mode: webhook, path: /hooks/state-ehr }
+`))
+	fmt.Println(err)
+	// Output:
+	// liaison.yaml:6:11: connectors[0].auth.clientSecret: required for scheme oauth2
+	// liaison.yaml:7:34: connectors[0].sync.path: want a path starting with "/api/webhooks/"
+}
