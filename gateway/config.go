@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net"
 	"time"
+
+	"github.com/liaisonhq/liaison/gateway/connector"
+	"github.com/liaisonhq/liaison/transform"
 )
 
 // Defaults filled in by New for zero Config fields.
@@ -12,7 +15,17 @@ const (
 	DefaultAddr            = "127.0.0.1:8080"
 	DefaultDataDir         = "./liaison-data"
 	DefaultShutdownTimeout = 10 * time.Second
+	DefaultMaxBody         = 4 << 20
+	DefaultRetention       = 7 * 24 * time.Hour
 )
+
+// DefaultRecordKeys are the HMS fields that identify records of the known
+// types; any other type is identified by its "id" field.
+var DefaultRecordKeys = map[string]string{
+	"Patient":      "mrn",
+	"Appointment":  "appointmentId",
+	"Immunization": "immunizationId",
+}
 
 // Config is the gateway's configuration. The zero value is usable: New fills
 // every zero field with its default.
@@ -21,13 +34,47 @@ type Config struct {
 	// a port of 0 picks a free one.
 	Addr string `json:"addr" yaml:"addr"`
 
-	// DataDir is the directory that will hold the gateway's store. Default
-	// "./liaison-data". Not used yet: nothing is stored.
+	// DataDir is the directory of the gateway's store. Default "./liaison-data".
+	// One process owns it at a time.
 	DataDir string `json:"dataDir" yaml:"dataDir"`
 
 	// ShutdownTimeout bounds the graceful shutdown once Run's context is
 	// cancelled: requests still running after it are cut off. Default 10s.
 	ShutdownTimeout time.Duration `json:"shutdownTimeout" yaml:"shutdownTimeout"`
+
+	// AdminToken authorizes management calls (Authorization: Bearer …).
+	// When empty, New uses the token kept in the store, or generates one,
+	// keeps it and reports it once through GeneratedToken.
+	AdminToken string `json:"-" yaml:"-"`
+
+	// Mappings is the mapping set. Default: the embedded mappings.
+	Mappings *transform.Set `json:"-" yaml:"-"`
+
+	// Adapters builds a Sender for each connector type. Default none: a
+	// connector whose type has no adapter is refused. cmd/liaison passes
+	// the full registry; tests build their own.
+	Adapters Adapters `json:"-" yaml:"-"`
+
+	// Connectors are registered at start (from a config file), by name:
+	// one that exists already is updated to this configuration.
+	Connectors []connector.Config `json:"-" yaml:"-"`
+
+	// Delivery holds delivery defaults for every connector.
+	Delivery connector.Delivery `json:"-" yaml:"-"`
+
+	// RecordKeys names, per record type, the field holding a record's id.
+	// Default DefaultRecordKeys, then "id".
+	RecordKeys map[string]string `json:"recordKeys" yaml:"recordKeys"`
+
+	// MaxBody bounds a request body, in bytes. Default 4 MiB.
+	MaxBody int64 `json:"maxBody" yaml:"maxBody"`
+
+	// Retention is how long delivered messages are kept. Default 7 days.
+	Retention time.Duration `json:"retention" yaml:"retention"`
+
+	// NoSync skips fsync on commit. For benchmarks only: a crash may lose
+	// acknowledged records.
+	NoSync bool `json:"-" yaml:"-"`
 }
 
 // withDefaults returns the config with every zero field set to its default.
@@ -41,6 +88,20 @@ func (c Config) withDefaults() Config {
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
 	}
+	if c.MaxBody == 0 {
+		c.MaxBody = DefaultMaxBody
+	}
+	if c.Retention == 0 {
+		c.Retention = DefaultRetention
+	}
+	keys := map[string]string{}
+	for k, v := range DefaultRecordKeys {
+		keys[k] = v
+	}
+	for k, v := range c.RecordKeys {
+		keys[k] = v
+	}
+	c.RecordKeys = keys
 	return c
 }
 
@@ -58,6 +119,14 @@ func (c Config) Validate() error {
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %s: negative", c.ShutdownTimeout))
+	}
+	if c.MaxBody < 1024 {
+		errs = append(errs, fmt.Errorf("maxBody %d: at least 1024 bytes", c.MaxBody))
+	}
+	for typ, field := range c.RecordKeys {
+		if !validName(typ) || field == "" {
+			errs = append(errs, fmt.Errorf("recordKeys: %q → %q: want a record type and a field name", typ, field))
+		}
 	}
 	return errors.Join(errs...)
 }

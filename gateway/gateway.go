@@ -2,13 +2,23 @@ package gateway
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/liaisonhq/liaison/gateway/outbox"
+	"github.com/liaisonhq/liaison/gateway/store"
+	"github.com/liaisonhq/liaison/mappings"
+	"github.com/liaisonhq/liaison/transform"
 )
 
 // Server timeouts that protect the listener from slow or idle clients.
@@ -17,19 +27,30 @@ const (
 	idleTimeout       = 2 * time.Minute
 )
 
-// Gateway is one running Liaison gateway: the HTTP server and, later, what
-// it drives. Build it with New.
+// Gateway is one running Liaison gateway: the HTTP API, the store, the
+// outbox and the connectors. Build it with New, serve it with Run or
+// Serve, release it with Close.
 type Gateway struct {
 	cfg      Config
 	log      *slog.Logger
 	api      http.Handler
+	store    *store.Store
+	outbox   *outbox.Outbox
+	mappings *transform.Set
 	started  atomic.Bool
 	draining atomic.Bool // set once shutdown begins; readiness fails from then on
+
+	tokenHash [32]byte // SHA-256 of the admin token
+	generated string   // the admin token when New generated it
+
+	mu         sync.RWMutex
+	connectors map[string]*liveConnector // by id
 }
 
-// New checks the config, filling zero fields with their defaults, and builds
-// a gateway. It does no I/O: the listener is opened by Run. A nil log
-// discards everything.
+// New checks the config, filling zero fields with their defaults, opens
+// the store in Config.DataDir (ErrLocked, wrapped, when another process
+// holds it), loads the connectors and registers those of Config.Connectors.
+// Nothing is delivered until Run or Serve. A nil log discards everything.
 func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	cfg = cfg.withDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -38,16 +59,50 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, log: log}
+	g := &Gateway{cfg: cfg, log: log, mappings: cfg.Mappings, connectors: map[string]*liveConnector{}}
+	if g.mappings == nil {
+		set, err := transform.NewSet(mappings.FS)
+		if err != nil {
+			return nil, fmt.Errorf("embedded mappings: %w", err)
+		}
+		g.mappings = set
+	}
+	st, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync})
+	if err != nil {
+		return nil, err
+	}
+	g.store = st
+	g.outbox = outbox.New(st, outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled}, log)
+	if err := g.setUpToken(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := g.loadConnectors(); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if err := g.declareConnectors(cfg.Connectors); err != nil {
+		st.Close()
+		return nil, err
+	}
 	g.api = newAPI(g)
 	return g, nil
 }
 
+// Close releases the store. Call it after Run or Serve returned, or when
+// the gateway never ran.
+func (g *Gateway) Close() error { return g.store.Close() }
+
 // Config returns the gateway's config, defaults filled in.
 func (g *Gateway) Config() Config { return g.cfg }
 
+// GeneratedToken is the admin token New generated because none was given
+// and the store held none: shown to the operator once. "" otherwise.
+func (g *Gateway) GeneratedToken() string { return g.generated }
+
 // Handler returns the gateway's HTTP handler, for serving it from another
-// server (httptest, say) instead of Run.
+// server (httptest, say) instead of Run. Deliveries need Run or Serve, or
+// Deliver.
 func (g *Gateway) Handler() http.Handler { return g.api }
 
 // Run listens on the configured address and serves until ctx is cancelled;
@@ -61,18 +116,25 @@ func (g *Gateway) Run(ctx context.Context) error {
 	return g.Serve(ctx, l)
 }
 
-// Serve serves HTTP on l, which it takes over and closes, until ctx is
-// cancelled or the listener fails. On cancellation it shuts down gracefully:
-// it stops accepting, lets running requests finish for up to
-// Config.ShutdownTimeout, then cuts off what is left. It returns nil after a
-// graceful shutdown, an error wrapping context.DeadlineExceeded when requests
-// had to be cut off, and the listener's error when serving failed. It
-// returns ErrRunning when the gateway has already been started.
+// Serve serves HTTP on l, which it takes over and closes, and delivers the
+// outbox, until ctx is cancelled or the listener fails. On cancellation it
+// shuts down gracefully: it stops accepting, lets running requests finish
+// for up to Config.ShutdownTimeout, then cuts off what is left, and stops
+// the deliveries (a delivery cut off is made again after a restart). It
+// returns nil after a graceful shutdown, an error wrapping
+// context.DeadlineExceeded when requests had to be cut off, and the
+// listener's error when serving failed. It returns ErrRunning when the
+// gateway has already been started.
 func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	if !g.started.CompareAndSwap(false, true) {
 		l.Close()
 		return ErrRunning
 	}
+	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
+	delivered := make(chan struct{})
+	go func() { g.outbox.Run(deliverCtx); close(delivered) }()
+	defer func() { stopDelivery(); <-delivered }()
+
 	srv := &http.Server{
 		Handler:           g.api,
 		ReadHeaderTimeout: readHeaderTimeout,
@@ -105,4 +167,45 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 		g.log.Info("stopped")
 	}
 	return err
+}
+
+// setUpToken takes the admin token from the config, or from the store, or
+// generates one; only its hash is kept.
+func (g *Gateway) setUpToken() error {
+	if g.cfg.AdminToken != "" {
+		g.tokenHash = sha256.Sum256([]byte(g.cfg.AdminToken))
+		return nil
+	}
+	var kept []byte
+	g.store.View(func(tx *store.Tx) error {
+		kept = tx.Meta("admin-token-sha256")
+		return nil
+	})
+	if len(kept) == sha256.Size {
+		copy(g.tokenHash[:], kept)
+		return nil
+	}
+	token := "lsn_" + rand.Text()
+	g.tokenHash = sha256.Sum256([]byte(token))
+	err := g.store.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.PutMeta("admin-token-sha256", g.tokenHash[:])
+	})
+	if err != nil {
+		return fmt.Errorf("keep the admin token: %w", err)
+	}
+	g.generated = token
+	return nil
+}
+
+// authorized tells whether a bearer token is the admin token, in constant time.
+func (g *Gateway) authorized(token string) bool {
+	h := sha256.Sum256([]byte(token))
+	return token != "" && subtle.ConstantTimeCompare(h[:], g.tokenHash[:]) == 1
+}
+
+// newID is a random id for connectors.
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

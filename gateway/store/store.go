@@ -35,6 +35,11 @@ type Store struct {
 	stopped  chan struct{}
 	close    sync.Once
 	maxBatch int
+
+	// mu orders Update's hand-over against Close: once closed is set no
+	// request enters the queue, so the committer's drain finds them all.
+	mu     sync.RWMutex
+	closed bool
 }
 
 // Open opens (creating when needed) the store in the data directory dir.
@@ -84,6 +89,9 @@ func Open(dir string, opts Options) (*Store, error) {
 func (s *Store) Close() error {
 	var err error
 	s.close.Do(func() {
+		s.mu.Lock()
+		s.closed = true
+		s.mu.Unlock()
 		close(s.closing)
 		<-s.stopped
 		err = s.db.Close()
@@ -108,13 +116,18 @@ func (s *Store) View(fn func(*Tx) error) error {
 // commit even if ctx is cancelled, so that its answer is the truth.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
 	r := &request{fn: fn, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
 	select {
 	case s.requests <- r:
-	case <-s.closing:
-		return ErrClosed
 	case <-ctx.Done():
+		s.mu.RUnlock()
 		return ctx.Err()
 	}
+	s.mu.RUnlock()
 	return <-r.done
 }
 
