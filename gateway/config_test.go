@@ -7,13 +7,27 @@ import (
 )
 
 func TestNewFillsDefaults(t *testing.T) {
-	g, err := New(Config{}, nil)
+	dir := t.TempDir()
+	g, err := New(Config{DataDir: dir}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Config{Addr: "127.0.0.1:8080", DataDir: "./liaison-data", ShutdownTimeout: 10 * time.Second}
-	if got := g.Config(); got != want {
-		t.Errorf("Config() = %+v, want %+v", got, want)
+	defer g.Close()
+	got := g.Config()
+	if got.Addr != "127.0.0.1:8080" || got.ShutdownTimeout != 10*time.Second || got.MaxBody != DefaultMaxBody || got.RecordKeys["Appointment"] != "appointmentId" {
+		t.Errorf("Config() = %+v", got)
+	}
+	if g.GeneratedToken() == "" {
+		t.Error("no admin token generated")
+	}
+	g.Close()
+	again, err := New(Config{DataDir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if again.GeneratedToken() != "" || !again.authorized(g.GeneratedToken()) {
+		t.Error("the generated token is not kept across restarts")
 	}
 }
 
@@ -31,7 +45,13 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := New(tt.cfg, nil)
+			if tt.cfg.DataDir == "" {
+				tt.cfg.DataDir = t.TempDir()
+			}
+			g, err := New(tt.cfg, nil)
+			if err == nil {
+				g.Close()
+			}
 			switch {
 			case tt.want == "" && err != nil:
 				t.Errorf("New = %v, want no error", err)

@@ -8,25 +8,41 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 
 	"github.com/liaisonhq/liaison/gateway"
 )
 
-func ExampleNew() {
-	g, err := gateway.New(gateway.Config{}, slog.New(slog.DiscardHandler))
+// tempDir is a data directory for an example.
+func tempDir() string {
+	dir, err := os.MkdirTemp("", "liaison-example-")
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(g.Config().Addr, g.Config().DataDir, g.Config().ShutdownTimeout)
+	return dir
+}
+
+func ExampleNew() {
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	g, err := gateway.New(gateway.Config{DataDir: dir}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		panic(err)
+	}
+	defer g.Close()
+	fmt.Println(g.Config().Addr, g.Config().ShutdownTimeout, g.GeneratedToken() != "")
 	// Output:
-	// 127.0.0.1:8080 ./liaison-data 10s
+	// 127.0.0.1:8080 10s true
 }
 
 func ExampleGateway_Serve() {
-	g, err := gateway.New(gateway.Config{}, nil)
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	g, err := gateway.New(gateway.Config{DataDir: dir}, nil)
 	if err != nil {
 		panic(err)
 	}
+	defer g.Close()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		panic(err)
@@ -52,10 +68,13 @@ func ExampleGateway_Serve() {
 
 // Errors, unknown routes included, are FHIR OperationOutcomes.
 func ExampleGateway_Handler() {
-	g, err := gateway.New(gateway.Config{}, nil)
+	dir := tempDir()
+	defer os.RemoveAll(dir)
+	g, err := gateway.New(gateway.Config{DataDir: dir}, nil)
 	if err != nil {
 		panic(err)
 	}
+	defer g.Close()
 	srv := httptest.NewServer(g.Handler())
 	defer srv.Close()
 

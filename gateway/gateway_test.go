@@ -61,10 +61,14 @@ type server struct {
 func start(t *testing.T, cfg Config, setup func(e *echo.Echo)) *server {
 	t.Helper()
 	logs := &syncBuffer{}
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
 	g, err := New(cfg, slog.New(slog.NewJSONHandler(logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { g.Close() })
 	if setup != nil {
 		setup(g.api.(*echo.Echo))
 	}
@@ -158,7 +162,8 @@ func TestRoutes(t *testing.T) {
 		{name: "healthz", method: "GET", path: "/healthz", status: 200, body: `{"status":"ok"}`},
 		{name: "readyz", method: "GET", path: "/readyz", status: 200, body: `{"status":"ok"}`},
 		{name: "unknown route", method: "GET", path: "/nope?name=Doe", status: 404, code: "not-found", diag: "no endpoint GET /nope", notInDia: "Doe"},
-		{name: "unknown nested route", method: "POST", path: "/api/a/b", status: 404, code: "not-found", diag: "no endpoint POST /api/a/b"},
+		{name: "unknown nested route", method: "POST", path: "/other/a/b", status: 404, code: "not-found", diag: "no endpoint POST /other/a/b"},
+		{name: "management call without the token", method: "GET", path: "/api/external-connectors", status: 401, code: "login", diag: "needs the admin token"},
 		{name: "wrong method", method: "DELETE", path: "/healthz", status: 405, code: "not-supported", diag: "method DELETE not allowed on /healthz"},
 		{name: "echo error", method: "GET", path: "/test/teapot", status: 418, code: "processing", diag: "short and stout"},
 		{name: "internal error", method: "GET", path: "/test/internal", status: 500, code: "exception", diag: "internal error (request ", notInDia: "disk"},
@@ -360,10 +365,11 @@ func TestRunListenError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	g, err := New(Config{Addr: l.Addr().String()}, nil)
+	g, err := New(Config{Addr: l.Addr().String(), DataDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer g.Close()
 	if err := g.Run(context.Background()); err == nil || !strings.Contains(err.Error(), "listen") {
 		t.Errorf("Run on a taken port = %v, want a listen error", err)
 	}

@@ -3,6 +3,7 @@ package gateway
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -20,7 +21,83 @@ func newAPI(g *Gateway) *echo.Echo {
 
 	e.GET("/healthz", g.healthz)
 	e.GET("/readyz", g.readyz)
+
+	api := e.Group("/api", g.requireAdmin)
+	api.POST("/external-connectors", g.createConnector)
+	api.GET("/external-connectors", g.listConnectors)
+	api.GET("/external-connectors/:id", g.getConnector)
+	api.PUT("/external-connectors/:id", g.updateConnector)
+	api.DELETE("/external-connectors/:id", g.deleteConnector)
+	api.POST("/external-connectors/:id/sync", g.syncConnector)
+	api.POST("/external-connectors/:id/pause", g.setPaused(true))
+	api.POST("/external-connectors/:id/resume", g.setPaused(false))
+	api.POST("/external-connectors/:id/replay", g.replayDead)
+
+	api.POST("/records/:type", g.putRecord)
+	api.PUT("/records/:type/:id", g.putRecord)
+	api.DELETE("/records/:type/:id", g.deleteRecord)
+	api.GET("/records/:type/:id", g.getRecord)
+
+	api.GET("/messages", g.listMessages)
+	api.GET("/messages/:id", g.getMessage)
+	api.POST("/messages/:id/replay", g.replayMessage)
+
+	api.POST("/translate/:mapping", g.translate)
+	api.GET("/mappings", g.listMappings)
+	api.POST("/mappings/:name/test", g.testMapping)
 	return e
+}
+
+// requireAdmin lets a management call through only with the admin token:
+// Authorization: Bearer <token>. Otherwise 401 with WWW-Authenticate.
+func (g *Gateway) requireAdmin(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		auth := c.Request().Header.Get(echo.HeaderAuthorization)
+		scheme, token, _ := strings.Cut(auth, " ")
+		if !strings.EqualFold(scheme, "Bearer") || !g.authorized(strings.TrimSpace(token)) {
+			c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Bearer realm="liaison"`)
+			return &statusError{status: http.StatusUnauthorized, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueLogin,
+				Diagnostics: "this call needs the admin token: Authorization: Bearer <token>"}}
+		}
+		return next(c)
+	}
+}
+
+// listMappings handles GET /api/mappings: the loaded mappings and their versions.
+func (g *Gateway) listMappings(c echo.Context) error {
+	out := []map[string]any{}
+	for _, m := range g.mappings.All() {
+		v := map[string]any{"name": m.Name, "version": m.Version, "input": m.Input, "output": m.Output, "file": m.File, "tests": len(m.Tests)}
+		if m.Resource != "" {
+			v["resource"] = m.Resource
+		}
+		if m.Description != "" {
+			v["description"] = m.Description
+		}
+		out = append(out, v)
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// testMapping handles POST /api/mappings/{name}/test: runs the tests
+// written in the mapping file.
+func (g *Gateway) testMapping(c echo.Context) error {
+	m, err := g.mappings.Get(c.Param("name"))
+	if err != nil {
+		return &statusError{status: http.StatusNotFound, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound, Diagnostics: "no mapping named " + quoteName(c.Param("name"))}}
+	}
+	results := []map[string]any{}
+	passed := 0
+	for _, r := range m.RunTests() {
+		v := map[string]any{"name": r.Test, "line": r.Line, "passed": r.Err == nil}
+		if r.Err != nil {
+			v["error"] = r.Err.Error()
+		} else {
+			passed++
+		}
+		results = append(results, v)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"mapping": m.Name, "version": m.Version, "passed": passed, "failed": len(results) - passed, "tests": results})
 }
 
 var statusOK = []byte(`{"status":"ok"}`)

@@ -30,6 +30,15 @@ func (e *statusError) Error() string {
 
 func (e *statusError) Unwrap() error { return e.err }
 
+// issuesError is a failure with several issues, such as every invalid
+// field of a connector registration.
+type issuesError struct {
+	status int
+	issues fhir.Issues
+}
+
+func (e *issuesError) Error() string { return fmt.Sprintf("%d %s", e.status, e.issues.Error()) }
+
 // answer maps an error to the HTTP status and the issues of the
 // OperationOutcome that answers it. This is the one place where errors
 // become statuses:
@@ -42,6 +51,7 @@ func (e *statusError) Unwrap() error { return e.err }
 //	anything else             500 exception, without the error's text
 func answer(err error) (int, fhir.Issues) {
 	var (
+		many    *issuesError
 		named   *statusError
 		syntax  *fhir.SyntaxError
 		issues  fhir.Issues
@@ -49,6 +59,8 @@ func answer(err error) (int, fhir.Issues) {
 		echoErr *echo.HTTPError
 	)
 	switch {
+	case errors.As(err, &many):
+		return many.status, many.issues
 	case errors.As(err, &named):
 		return named.status, fhir.Issues{named.issue}
 	case errors.As(err, &syntax):

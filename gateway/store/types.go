@@ -73,7 +73,6 @@ type SyncState struct {
 	Connector string    `json:"connector"`
 	MessageID string    `json:"messageId"`
 	State     State     `json:"state"`
-	Version   int64     `json:"recordVersion"` // the record version the message carries
 	UpdatedAt time.Time `json:"updatedAt"`
 	LastError string    `json:"lastError,omitempty"`
 }
