@@ -18,7 +18,7 @@ const FileName = "liaison.db"
 // Options tune Open. The zero value is the production setting.
 type Options struct {
 	// LockTimeout is how long Open waits for another process to release the
-	// data directory before it returns ErrLocked. Default 1s.
+	// data directory before it returns ErrLocked. Default 500ms, so a second gateway on the same directory says so within a second.
 	LockTimeout time.Duration
 	// NoSync skips fsync on commit: for benchmarks that measure everything
 	// but the disk. Never in production.
@@ -45,7 +45,7 @@ type Store struct {
 // Open opens (creating when needed) the store in the data directory dir.
 func Open(dir string, opts Options) (*Store, error) {
 	if opts.LockTimeout == 0 {
-		opts.LockTimeout = time.Second
+		opts.LockTimeout = 500 * time.Millisecond
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
