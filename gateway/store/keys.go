@@ -20,8 +20,10 @@ var (
 	bucketConns   = []byte("conns")
 	bucketCounts  = []byte("counts")
 	bucketMeta    = []byte("meta")
+	bucketSeen    = []byte("seen")
+	bucketSeenAt  = []byte("seenat")
 
-	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketLaneDue, bucketStates, bucketDone, bucketRecords, bucketSync, bucketConns, bucketCounts, bucketMeta}
+	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketLaneDue, bucketStates, bucketDone, bucketRecords, bucketSync, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt}
 )
 
 // sep separates the parts of a key. Names that go into keys (connector

@@ -268,3 +268,31 @@ func ids(ms []*Message) []string {
 	}
 	return out
 }
+
+// Delivery ids are remembered until forgotten by age.
+func TestSeen(t *testing.T) {
+	s, _ := openTemp(t)
+	update(t, s, func(tx *Tx) error { return tx.MarkSeen("c1", "msg_1") })
+	s.View(func(tx *Tx) error {
+		if _, ok := tx.Seen("c1", "msg_1"); !ok {
+			t.Error("not seen")
+		}
+		if _, ok := tx.Seen("c2", "msg_1"); ok {
+			t.Error("seen for another connector")
+		}
+		return nil
+	})
+	update(t, s, func(tx *Tx) error {
+		n, err := tx.ForgetSeen(time.Now().Add(time.Hour), 10)
+		if n != 1 {
+			t.Errorf("forgot %d", n)
+		}
+		return err
+	})
+	s.View(func(tx *Tx) error {
+		if _, ok := tx.Seen("c1", "msg_1"); ok {
+			t.Error("still seen after forgetting")
+		}
+		return nil
+	})
+}
