@@ -179,43 +179,54 @@ func mappingError(lc *liveConnector, typ string, err error) error {
 // disk. A record whose content did not change sends nothing.
 func (g *Gateway) commitChange(c echo.Context, ch *change) (*result, error) {
 	res := &result{Type: ch.typ, ID: ch.id}
-	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error {
-		res.Messages, res.unchanged = res.Messages[:0], false
-		old, err := tx.Record(ch.typ, ch.id)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return err
-		}
-		if old != nil && old.Deleted == ch.deleted && (ch.deleted || old.Hash == ch.hash) {
-			res.Version, res.unchanged = old.Version, true
-			return nil
-		}
-		if old == nil && ch.deleted {
-			return store.ErrNotFound
-		}
-		rec := &store.Record{Type: ch.typ, ID: ch.id, Data: ch.data, Hash: ch.hash, Version: 1, Source: ch.source, Deleted: ch.deleted, UpdatedAt: tx.Now()}
-		if old != nil {
-			rec.Version = old.Version + 1
-			if ch.deleted {
-				rec.Data, rec.Hash = old.Data, old.Hash
-			}
-		}
-		if err := tx.PutRecord(rec); err != nil {
-			return err
-		}
-		res.Version = rec.Version
-		for _, m := range ch.messages {
-			cp := *m
-			cp.CreatedAt = tx.Now()
-			if err := tx.Enqueue(&cp); err != nil {
-				return err
-			}
-			res.Messages = append(res.Messages, cp.ID)
-		}
-		return nil
-	})
+	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return applyChange(tx, ch, res) })
 	if err != nil {
 		return nil, err
 	}
+	g.changed(res, ch)
+	return res, nil
+}
+
+// applyChange writes one change inside a transaction and fills res. It may
+// run more than once (group commit): it resets what it fills.
+func applyChange(tx *store.Tx, ch *change, res *result) error {
+	res.Messages, res.unchanged = res.Messages[:0], false
+	old, err := tx.Record(ch.typ, ch.id)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if old != nil && old.Deleted == ch.deleted && (ch.deleted || old.Hash == ch.hash) {
+		res.Version, res.unchanged = old.Version, true
+		return nil
+	}
+	if old == nil && ch.deleted {
+		return store.ErrNotFound
+	}
+	rec := &store.Record{Type: ch.typ, ID: ch.id, Data: ch.data, Hash: ch.hash, Version: 1, Source: ch.source, Deleted: ch.deleted, UpdatedAt: tx.Now()}
+	if old != nil {
+		rec.Version = old.Version + 1
+		if ch.deleted {
+			rec.Data, rec.Hash = old.Data, old.Hash
+		}
+	}
+	if err := tx.PutRecord(rec); err != nil {
+		return err
+	}
+	res.Version = rec.Version
+	for _, m := range ch.messages {
+		cp := *m
+		cp.CreatedAt = tx.Now()
+		if err := tx.Enqueue(&cp); err != nil {
+			return err
+		}
+		res.Messages = append(res.Messages, cp.ID)
+	}
+	return nil
+}
+
+// changed finishes a committed change: its status, and a nudge to the
+// connectors that got messages.
+func (g *Gateway) changed(res *result, ch *change) {
 	res.Status = "accepted"
 	switch {
 	case res.unchanged:
@@ -230,7 +241,6 @@ func (g *Gateway) commitChange(c echo.Context, ch *change) (*result, error) {
 		}
 		g.outbox.Notify(conns...)
 	}
-	return res, nil
 }
 
 // putRecord handles POST /api/records/{type} and PUT /api/records/{type}/{id}.
