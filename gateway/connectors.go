@@ -28,6 +28,7 @@ type liveConnector struct {
 	outbound map[string]*transform.Mapping // nil value: the record is sent as it is
 	inbound  map[string]*transform.Mapping
 	sender   outbox.Sender
+	verify   webhookVerifier // inbound webhook verification; nil when none
 }
 
 // sends tells whether the connector takes changes of a record type.

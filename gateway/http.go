@@ -22,6 +22,9 @@ func newAPI(g *Gateway) *echo.Echo {
 	e.GET("/healthz", g.healthz)
 	e.GET("/readyz", g.readyz)
 
+	// Webhooks are authenticated by their connector's own scheme.
+	e.POST("/api/webhooks/*", g.webhook)
+
 	api := e.Group("/api", g.requireAdmin)
 	api.POST("/external-connectors", g.createConnector)
 	api.GET("/external-connectors", g.listConnectors)

@@ -1,0 +1,206 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/liaisonhq/liaison/fhir"
+	"github.com/liaisonhq/liaison/gateway/store"
+)
+
+// dedupeWindow is how long inbound delivery ids are remembered: a replay
+// within it is acknowledged and not applied again.
+const dedupeWindow = 8 * 24 * time.Hour
+
+// inbound is one payload a connector sent (a webhook body, a queue
+// message, a page of a poll), with the id its sender gave it.
+type inbound struct {
+	conn       *liveConnector
+	deliveryID string // "" when the sender gives none: nothing to deduplicate
+	payload    []byte
+}
+
+// receive applies an inbound payload: each resource in it (a FHIR
+// resource, each entry of a Bundle, or one JSON record) is mapped by the
+// connector's inbound mapping to an HMS record, stored, and fanned out to
+// the other connectors — never back to its source. Everything is one
+// commit with the delivery id, so a payload is applied once, whole, or not
+// at all. duplicate is true when the delivery id was seen already.
+func (g *Gateway) receive(ctx context.Context, in inbound) (results []*result, duplicate bool, err error) {
+	if in.deliveryID != "" {
+		g.store.View(func(tx *store.Tx) error {
+			_, duplicate = tx.Seen(in.conn.id, in.deliveryID)
+			return nil
+		})
+		if duplicate {
+			return nil, true, nil
+		}
+	}
+	changes, err := g.inboundChanges(in)
+	if err != nil {
+		return nil, false, err
+	}
+	results = make([]*result, len(changes))
+	for i, ch := range changes {
+		results[i] = &result{Type: ch.typ, ID: ch.id}
+	}
+	err = g.store.Update(ctx, func(tx *store.Tx) error {
+		duplicate = false
+		if in.deliveryID != "" {
+			if _, seen := tx.Seen(in.conn.id, in.deliveryID); seen {
+				duplicate = true
+				return nil
+			}
+			if err := tx.MarkSeen(in.conn.id, in.deliveryID); err != nil {
+				return err
+			}
+		}
+		for i, ch := range changes {
+			if err := applyChange(tx, ch, results[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil || duplicate {
+		return nil, duplicate, err
+	}
+	for i, ch := range changes {
+		g.changed(results[i], ch)
+	}
+	return results, false, nil
+}
+
+// inboundChanges turns a payload into record changes, mapped for the
+// other connectors.
+func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
+	lc := in.conn
+	var records []map[string]any
+	var types []string
+	if res, _, err := fhir.Parse(in.payload); err == nil && res.Type() != "" {
+		resources := []fhir.Resource{res}
+		if res.Type() == "Bundle" {
+			resources = fhir.Entries(res)
+		}
+		for _, r := range resources {
+			typ := r.Type()
+			m := lc.inbound[typ]
+			if m == nil {
+				return nil, &statusError{status: http.StatusUnprocessableEntity, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotSupported,
+					Diagnostics: fmt.Sprintf("connector %s has no inbound mapping for %s resources", lc.cfg.Name, typ), Expression: []string{typ}}}
+			}
+			out, err := m.Map(map[string]any(r))
+			if err != nil {
+				return nil, mappingError(lc, typ, err)
+			}
+			rec, ok := out.(map[string]any)
+			if !ok {
+				return nil, mappingError(lc, typ, errors.New("the inbound mapping did not produce a record object"))
+			}
+			records, types = append(records, rec), append(types, typ)
+		}
+	} else {
+		// Not FHIR: one JSON record of the connector's one record type.
+		if len(lc.cfg.Resources) != 1 {
+			return nil, &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueStructure,
+				Diagnostics: "the payload is not a FHIR resource, and the connector exchanges several record types: send FHIR, or one type per connector"}}
+		}
+		if err := checkJSON(in.payload); err != nil {
+			return nil, err
+		}
+		rec, err := decodeRecord(in.payload)
+		if err != nil {
+			return nil, err
+		}
+		typ := lc.cfg.Resources[0]
+		if m := lc.inbound[typ]; m != nil {
+			out, err := m.Map(rec)
+			if err != nil {
+				return nil, mappingError(lc, typ, err)
+			}
+			if rec, _ = out.(map[string]any); rec == nil {
+				return nil, mappingError(lc, typ, errors.New("the inbound mapping did not produce a record object"))
+			}
+		}
+		records, types = append(records, rec), append(types, typ)
+	}
+	changes := make([]*change, 0, len(records))
+	for i, rec := range records {
+		typ := types[i]
+		key := g.recordKey(typ)
+		id, ok := idOf(rec, key)
+		if !ok {
+			return nil, &statusError{status: http.StatusUnprocessableEntity, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueRequired,
+				Diagnostics: fmt.Sprintf("the %s record mapped from connector %s has no usable id in %q", typ, lc.cfg.Name, key), Expression: []string{key}}}
+		}
+		canonical, err := json.Marshal(rec)
+		if err != nil {
+			return nil, err
+		}
+		ch := &change{typ: typ, id: id, data: canonical, hash: contentHash(canonical), source: lc.id}
+		if err := g.prepareChange(ch, nil); err != nil {
+			return nil, err
+		}
+		changes = append(changes, ch)
+	}
+	return changes, nil
+}
+
+// webhookVerifier checks an inbound webhook's signature or credentials
+// over the raw body, and names the delivery for deduplication.
+type webhookVerifier interface {
+	Verify(h http.Header, body []byte, now time.Time) (deliveryID string, err error)
+}
+
+// webhook handles POST /api/webhooks/…: the connector whose sync.path it
+// is verifies it with its own scheme (not the admin token), then the
+// payload is applied; 202 only after the commit. A replay of a delivery
+// id already applied is acknowledged with 200 and changes nothing.
+func (g *Gateway) webhook(c echo.Context) error {
+	lc := g.webhookConnector(c.Request().URL.Path)
+	if lc == nil {
+		return &statusError{status: http.StatusNotFound, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound, Diagnostics: "no connector takes webhooks at " + c.Request().URL.Path}}
+	}
+	body, err := readBody(c, g.cfg.MaxBody)
+	if err != nil {
+		return err
+	}
+	if lc.verify == nil {
+		// Secure by default: a webhook nobody can authenticate is refused.
+		return &statusError{status: http.StatusUnauthorized, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueSecurity,
+			Diagnostics: "connector " + lc.cfg.Name + " has no webhook verification configured (sync.verify, or auth.secret): its webhooks are refused"}}
+	}
+	id, err := lc.verify.Verify(c.Request().Header, body, time.Now())
+	if err != nil {
+		g.log.Warn("webhook refused", "connector", lc.id, "reason", err.Error())
+		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Signature realm="liaison"`)
+		return &statusError{status: http.StatusUnauthorized, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueSecurity, Diagnostics: "webhook verification failed: " + err.Error()}}
+	}
+	results, dup, err := g.receive(c.Request().Context(), inbound{conn: lc, deliveryID: id, payload: bytes.Clone(body)})
+	if err != nil {
+		return err
+	}
+	if dup {
+		return c.JSON(http.StatusOK, map[string]any{"status": "duplicate", "deliveryId": id})
+	}
+	return c.JSON(http.StatusAccepted, map[string]any{"status": "accepted", "records": results})
+}
+
+// webhookConnector finds the connector whose sync.path is path.
+func (g *Gateway) webhookConnector(path string) *liveConnector {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, lc := range g.connectors {
+		if lc.cfg.Sync.Mode == "webhook" && lc.cfg.Sync.Path == path {
+			return lc
+		}
+	}
+	return nil
+}
