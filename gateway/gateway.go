@@ -133,7 +133,9 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	deliverCtx, stopDelivery := context.WithCancel(context.WithoutCancel(ctx))
 	delivered := make(chan struct{})
 	go func() { g.outbox.Run(deliverCtx); close(delivered) }()
-	defer func() { stopDelivery(); <-delivered }()
+	housekept := make(chan struct{})
+	go func() { g.housekeeping(deliverCtx); close(housekept) }()
+	defer func() { stopDelivery(); <-delivered; <-housekept }()
 
 	srv := &http.Server{
 		Handler:           g.api,
@@ -167,6 +169,31 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 		g.log.Info("stopped")
 	}
 	return err
+}
+
+// housekeeping forgets inbound delivery ids older than dedupeWindow, once
+// a minute, until ctx ends.
+func (g *Gateway) housekeeping(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			var n int
+			err := g.store.Update(ctx, func(tx *store.Tx) error {
+				var err error
+				n, err = tx.ForgetSeen(time.Now().Add(-dedupeWindow), 1000)
+				return err
+			})
+			if err != nil || n < 1000 {
+				break
+			}
+		}
+	}
 }
 
 // setUpToken takes the admin token from the config, or from the store, or
