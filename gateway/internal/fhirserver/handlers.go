@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -426,21 +427,50 @@ func (s *Server) history(base, typ, id string) answer {
 
 // searchType is GET [type]?[search]: a searchset Bundle with total.
 func (s *Server) searchType(r *http.Request, base, typ string) answer {
-	crit, err := criteria(r.URL.Query())
+	q := r.URL.Query()
+	crit, err := criteria(q)
 	if err != nil {
 		return outcome(http.StatusBadRequest, fhir.IssueNotSupported, err.Error())
+	}
+	count, offset := 0, 0
+	if c := q.Get("_count"); c != "" {
+		if count, err = strconv.Atoi(c); err != nil || count < 1 {
+			return outcome(http.StatusBadRequest, fhir.IssueInvalid, "_count: want a positive number")
+		}
+	}
+	if o := q.Get("_offset"); o != "" {
+		if offset, err = strconv.Atoi(o); err != nil || offset < 0 {
+			return outcome(http.StatusBadRequest, fhir.IssueInvalid, "_offset: want a number")
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	found := s.search(typ, crit)
+	if q.Get("_sort") == "_lastUpdated" {
+		sort.SliceStable(found, func(i, j int) bool {
+			return lastUpdated(found[i].h.current().res).Before(lastUpdated(found[j].h.current().res))
+		})
+	}
+	total := len(found)
+	links := []any{map[string]any{"relation": "self", "url": base + "/" + typ + queryOf(r)}}
+	if offset > len(found) {
+		offset = len(found)
+	}
+	found = found[offset:]
+	if count > 0 && len(found) > count {
+		found = found[:count]
+		next := url.Values{}
+		for k, v := range q {
+			next[k] = v
+		}
+		next.Set("_offset", strconv.Itoa(offset+count))
+		links = append(links, map[string]any{"relation": "next", "url": base + "/" + typ + "?" + next.Encode()})
+	}
 	b := fhir.Resource{
 		"resourceType": "Bundle",
 		"type":         "searchset",
-		"total":        number(len(found)),
-		"link": []any{map[string]any{
-			"relation": "self",
-			"url":      base + "/" + typ + queryOf(r),
-		}},
+		"total":        number(total),
+		"link":         links,
 	}
 	if len(found) > 0 {
 		entries := make([]any, len(found))
@@ -454,6 +484,14 @@ func (s *Server) searchType(r *http.Request, base, typ string) answer {
 		b["entry"] = entries
 	}
 	return answer{status: http.StatusOK, body: b}
+}
+
+// lastUpdated is a resource's meta.lastUpdated.
+func lastUpdated(r fhir.Resource) time.Time {
+	meta, _ := r["meta"].(map[string]any)
+	s, _ := meta["lastUpdated"].(string)
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
 }
 
 func queryOf(r *http.Request) string {

@@ -257,6 +257,17 @@ func criteria(q url.Values) ([]criterion, error) {
 					}
 					return false
 				})
+			case name == "_lastUpdated":
+				cmp, at, err := parseDateSearch(v)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, func(_ string, r fhir.Resource) bool {
+					meta, _ := r["meta"].(map[string]any)
+					s, _ := meta["lastUpdated"].(string)
+					t, err := time.Parse(time.RFC3339Nano, s)
+					return err == nil && cmp(t.Compare(at))
+				})
 			case strings.HasPrefix(name, "_"):
 				// a result parameter: nothing to match
 			default:
@@ -265,6 +276,28 @@ func criteria(q url.Values) ([]criterion, error) {
 		}
 	}
 	return out, nil
+}
+
+// parseDateSearch reads a date search value with its prefix (gt, ge, lt,
+// le, eq; eq when none) and an instant.
+func parseDateSearch(v string) (func(c int) bool, time.Time, error) {
+	prefix := "eq"
+	if len(v) > 2 && v[0] >= 'a' && v[0] <= 'z' {
+		prefix, v = v[:2], v[2:]
+	}
+	at, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return nil, at, &searchError{"_lastUpdated: want an instant with a prefix gt, ge, lt, le or eq"}
+	}
+	cmp := map[string]func(int) bool{
+		"gt": func(c int) bool { return c > 0 }, "ge": func(c int) bool { return c >= 0 },
+		"lt": func(c int) bool { return c < 0 }, "le": func(c int) bool { return c <= 0 },
+		"eq": func(c int) bool { return c == 0 },
+	}[prefix]
+	if cmp == nil {
+		return nil, at, &searchError{"_lastUpdated: unknown prefix " + strconv.Quote(prefix)}
+	}
+	return cmp, at, nil
 }
 
 // token is a parsed token search value: system|code, |code, system| or code.
