@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 
 	"github.com/liaisonhq/liaison/gateway/connector"
@@ -54,6 +55,11 @@ type Config struct {
 	// connector whose type has no adapter is refused. cmd/liaison passes
 	// the full registry; tests build their own.
 	Adapters Adapters `json:"-" yaml:"-"`
+
+	// Clients builds the HTTP client the gateway uses for its own requests
+	// to a connector (polls), with the connector's outbound auth. Default:
+	// a plain client bounded by the connector's delivery timeout.
+	Clients func(cfg connector.Config) (*http.Client, error) `json:"-" yaml:"-"`
 
 	// Connectors are registered at start (from a config file), by name:
 	// one that exists already is updated to this configuration.

@@ -29,6 +29,7 @@ type liveConnector struct {
 	inbound  map[string]*transform.Mapping
 	sender   outbox.Sender
 	verify   webhookVerifier // inbound webhook verification; nil when none
+	client   *http.Client    // for what the gateway asks of the system (polls)
 }
 
 // sends tells whether the connector takes changes of a record type.
@@ -60,6 +61,15 @@ func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, erro
 		} else if in != nil {
 			lc.inbound[typ] = in
 		}
+	}
+	if g.cfg.Clients != nil {
+		client, err := g.cfg.Clients(cfg)
+		if err != nil {
+			errs = append(errs, &connector.FieldError{Field: "auth", Err: err})
+		}
+		lc.client = client
+	} else {
+		lc.client = &http.Client{Timeout: time.Duration(cfg.Delivery.Timeout)}
 	}
 	adapter := g.cfg.Adapters[cfg.Type]
 	if adapter == nil {
@@ -258,8 +268,10 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 	g.mu.Unlock()
 	if saved.Paused || saved.Disabled {
 		g.outbox.Stop(id)
+		g.stopPolling(id)
 	} else {
 		g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
+		g.startPolling(lc)
 	}
 	return &saved, nil
 }
@@ -323,6 +335,9 @@ func (g *Gateway) connectorView(tx *store.Tx, sc *store.Connector) map[string]an
 	}
 	if sc.LastError != "" {
 		view["lastError"] = sc.LastError
+	}
+	if p := g.progressOf(sc.ID); p != nil {
+		view["pull"] = p
 	}
 	if oldest, ok := tx.OldestUndelivered(sc.ID); ok {
 		view["oldestQueuedAge"] = time.Since(oldest).Round(time.Second).Seconds()
@@ -411,6 +426,7 @@ func (g *Gateway) updateConnector(c echo.Context) error {
 func (g *Gateway) deleteConnector(c echo.Context) error {
 	id := c.Param("id")
 	g.outbox.Stop(id)
+	g.stopPolling(id)
 	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.DeleteConnector(id) })
 	if err != nil {
 		return notFound(err, "connector", id)
@@ -442,8 +458,10 @@ func (g *Gateway) setPaused(paused bool) echo.HandlerFunc {
 		}
 		if paused {
 			g.outbox.Stop(id)
+			g.stopPolling(id)
 		} else if lc := g.live(id); lc != nil {
 			g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
+			g.startPolling(lc)
 		}
 		return g.getConnector(c)
 	}
@@ -470,7 +488,16 @@ func (g *Gateway) syncConnector(c echo.Context) error {
 		return notFound(err, "connector", id)
 	}
 	g.outbox.RetryNow(id)
-	return c.JSON(http.StatusAccepted, map[string]any{"status": "sync_started", "startedAt": started, "retried": retried, "replayed": replayed})
+	answer := map[string]any{"status": "sync_started", "startedAt": started, "retried": retried, "replayed": replayed}
+	if lc := g.live(id); lc != nil && lc.cfg.Sync.Mode == connector.ModePoll {
+		// A full pull, in the background; its progress is in the
+		// connector's status under "pull".
+		if !g.fullSync(lc) {
+			answer["status"] = "sync_running"
+		}
+		answer["pull"] = g.progressOf(id)
+	}
+	return c.JSON(http.StatusAccepted, answer)
 }
 
 // replayDead replays every dead message of a connector.

@@ -45,6 +45,8 @@ type Gateway struct {
 
 	mu         sync.RWMutex
 	connectors map[string]*liveConnector // by id
+
+	pollers pollers
 }
 
 // New checks the config, filling zero fields with their defaults, opens
@@ -60,6 +62,9 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, log: log, mappings: cfg.Mappings, connectors: map[string]*liveConnector{}}
+	g.pollers.cancel = map[string]context.CancelFunc{}
+	g.pollers.progress = map[string]*syncProgress{}
+	g.pollers.pulling = map[string]bool{}
 	if g.mappings == nil {
 		set, err := transform.NewSet(mappings.FS)
 		if err != nil {
@@ -135,7 +140,15 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	go func() { g.outbox.Run(deliverCtx); close(delivered) }()
 	housekept := make(chan struct{})
 	go func() { g.housekeeping(deliverCtx); close(housekept) }()
-	defer func() { stopDelivery(); <-delivered; <-housekept }()
+	g.pollers.mu.Lock()
+	g.pollers.ctx = deliverCtx
+	g.pollers.mu.Unlock()
+	for _, lc := range g.liveConnectors() {
+		if g.running(lc.id) {
+			g.startPolling(lc)
+		}
+	}
+	defer func() { stopDelivery(); <-delivered; <-housekept; g.pollers.wg.Wait() }()
 
 	srv := &http.Server{
 		Handler:           g.api,

@@ -25,6 +25,9 @@ type inbound struct {
 	conn       *liveConnector
 	deliveryID string // "" when the sender gives none: nothing to deduplicate
 	payload    []byte
+	// cursorKey and cursor, when set, are stored in the same commit: how
+	// far a poll has come.
+	cursorKey, cursor string
 }
 
 // receive applies an inbound payload: each resource in it (a FHIR
@@ -66,6 +69,9 @@ func (g *Gateway) receive(ctx context.Context, in inbound) (results []*result, d
 			if err := applyChange(tx, ch, results[i]); err != nil {
 				return err
 			}
+		}
+		if in.cursorKey != "" {
+			return tx.PutMeta(in.cursorKey, []byte(in.cursor))
 		}
 		return nil
 	})

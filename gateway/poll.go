@@ -1,0 +1,296 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/liaisonhq/liaison/fhir"
+	"github.com/liaisonhq/liaison/gateway/connector"
+	"github.com/liaisonhq/liaison/gateway/store"
+)
+
+// pollPageSize is how many resources one page of a poll asks for.
+const pollPageSize = 100
+
+// maxPollPage bounds the body of one page of a poll.
+const maxPollPage = 32 << 20
+
+// syncProgress is how a connector's pull is going, shown in its status.
+type syncProgress struct {
+	State      string    `json:"state"` // running, done, failed
+	Full       bool      `json:"full"`  // a manual sync: everything, not only what changed
+	StartedAt  time.Time `json:"startedAt"`
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
+	Pages      int       `json:"pages"`
+	Resources  int       `json:"resources"`
+	Error      string    `json:"error,omitempty"`
+}
+
+// pollers runs one poll loop per poll-mode connector while the gateway
+// serves.
+type pollers struct {
+	mu       sync.Mutex
+	ctx      context.Context // the gateway's serving context; nil before Serve
+	cancel   map[string]context.CancelFunc
+	progress map[string]*syncProgress
+	pulling  map[string]bool
+	wg       sync.WaitGroup
+}
+
+// startPolling (re)starts the poll loop of a connector, when it polls and
+// the gateway serves.
+func (g *Gateway) startPolling(lc *liveConnector) {
+	p := &g.pollers
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if stop := p.cancel[lc.id]; stop != nil {
+		stop()
+		delete(p.cancel, lc.id)
+	}
+	if p.ctx == nil || lc.cfg.Sync.Mode != connector.ModePoll || lc.cfg.Type != connector.FHIR {
+		return
+	}
+	ctx, cancel := context.WithCancel(p.ctx)
+	p.cancel[lc.id] = cancel
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		g.pollLoop(ctx, lc)
+	}()
+}
+
+// stopPolling stops a connector's poll loop.
+func (g *Gateway) stopPolling(id string) {
+	p := &g.pollers
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if stop := p.cancel[id]; stop != nil {
+		stop()
+		delete(p.cancel, id)
+	}
+}
+
+// pollLoop pulls what changed every sync.interval until ctx ends.
+func (g *Gateway) pollLoop(ctx context.Context, lc *liveConnector) {
+	interval := time.Duration(lc.cfg.Sync.Interval)
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	for {
+		g.pull(ctx, lc, false)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// fullSync starts a full pull of a poll connector in the background; false
+// when one is running already.
+func (g *Gateway) fullSync(lc *liveConnector) bool {
+	p := &g.pollers
+	p.mu.Lock()
+	ctx := p.ctx
+	p.mu.Unlock()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	if !g.beginPull(lc.id, true) {
+		return false
+	}
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		g.pullAll(ctx, lc, true)
+	}()
+	return true
+}
+
+// beginPull marks a pull of the connector as running; false if one is.
+func (g *Gateway) beginPull(id string, full bool) bool {
+	p := &g.pollers
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.pulling[id] {
+		return false
+	}
+	p.pulling[id] = true
+	p.progress[id] = &syncProgress{State: "running", Full: full, StartedAt: time.Now().UTC()}
+	return true
+}
+
+// pull is one scheduled pull; skipped while another runs.
+func (g *Gateway) pull(ctx context.Context, lc *liveConnector, full bool) {
+	if g.beginPull(lc.id, full) {
+		g.pullAll(ctx, lc, full)
+	}
+}
+
+// pullAll pulls every record type of the connector and records the outcome.
+func (g *Gateway) pullAll(ctx context.Context, lc *liveConnector, full bool) {
+	var err error
+	for _, typ := range lc.cfg.Resources {
+		if err = g.pullType(ctx, lc, typ, full); err != nil {
+			break
+		}
+	}
+	p := &g.pollers
+	p.mu.Lock()
+	prog := p.progress[lc.id]
+	prog.FinishedAt, prog.State = time.Now().UTC(), "done"
+	if err != nil {
+		prog.State, prog.Error = "failed", err.Error()
+	}
+	delete(p.pulling, lc.id)
+	p.mu.Unlock()
+	if err != nil && ctx.Err() == nil {
+		g.log.Warn("poll failed", "connector", lc.id, "error", err.Error())
+	}
+	g.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
+		c, err2 := tx.Connector(lc.id)
+		if err2 != nil {
+			return err2
+		}
+		if err != nil {
+			c.LastError = "poll: " + err.Error()
+		} else {
+			c.LastSyncAt, c.LastError = tx.Now(), ""
+		}
+		return tx.PutConnector(c)
+	})
+}
+
+// cursorKey names the stored cursor of a connector's record type.
+func cursorKey(id, typ string) string { return "cursor/" + id + "/" + typ }
+
+// pullType pages through what changed on the FHIR server since the cursor
+// (everything when full): _lastUpdated=gt{cursor}, sorted by
+// _lastUpdated, following Bundle.link[next]. Each page is applied in one
+// commit together with the cursor it advances to, so a crash never skips
+// records nor moves the cursor past what was stored.
+func (g *Gateway) pullType(ctx context.Context, lc *liveConnector, typ string, full bool) error {
+	var cursor string
+	if !full {
+		g.store.View(func(tx *store.Tx) error {
+			cursor = string(tx.Meta(cursorKey(lc.id, typ)))
+			return nil
+		})
+	}
+	q := url.Values{"_sort": {"_lastUpdated"}, "_count": {fmt.Sprint(pollPageSize)}}
+	if cursor != "" {
+		q.Set("_lastUpdated", "gt"+cursor)
+	}
+	next := fhirBase(lc.cfg.Endpoint) + "/" + typ + "?" + q.Encode()
+	for next != "" {
+		page, err := g.fetchPage(ctx, lc, next)
+		if err != nil {
+			return err
+		}
+		if page.Type() != "Bundle" {
+			return fmt.Errorf("GET %s: the answer is not a Bundle", typ)
+		}
+		newCursor := cursor
+		for _, r := range fhir.Entries(page) {
+			meta, _ := r["meta"].(map[string]any)
+			if lu, _ := meta["lastUpdated"].(string); lu > newCursor {
+				newCursor = lu
+			}
+		}
+		data, err := fhir.EncodeJSON(page)
+		if err != nil {
+			return err
+		}
+		in := inbound{conn: lc, payload: data, cursorKey: cursorKey(lc.id, typ), cursor: newCursor}
+		if _, _, err := g.receive(ctx, in); err != nil {
+			return fmt.Errorf("%s page: %w", typ, err)
+		}
+		cursor = newCursor
+		g.pollers.mu.Lock()
+		if prog := g.pollers.progress[lc.id]; prog != nil {
+			prog.Pages++
+			prog.Resources += len(fhir.Entries(page))
+		}
+		g.pollers.mu.Unlock()
+		next = nextLink(page)
+	}
+	return nil
+}
+
+// fetchPage GETs one page of a search.
+func (g *Gateway) fetchPage(ctx context.Context, lc *liveConnector, u string) (fhir.Resource, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", mimeFHIRJSON)
+	res, err := lc.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", scrubURL(err))
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxPollPage))
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", scrubURL(err))
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("search: %s", res.Status)
+	}
+	page, err := fhir.ParseJSON(data)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	return page, nil
+}
+
+// scrubURL drops the URL from a client error: a search URL may hold a
+// cursor or, from a next link, anything the server put there.
+func scrubURL(err error) error {
+	if ue, ok := err.(*url.Error); ok {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}
+
+// nextLink is a searchset's link[next], "" when it is the last page.
+func nextLink(b fhir.Resource) string {
+	links, _ := b["link"].([]any)
+	for _, l := range links {
+		m, _ := l.(map[string]any)
+		if m["relation"] == "next" {
+			u, _ := m["url"].(string)
+			return u
+		}
+	}
+	return ""
+}
+
+// fhirBase is a FHIR endpoint without a trailing resource type.
+func fhirBase(endpoint string) string {
+	base := strings.TrimSuffix(endpoint, "/")
+	if i := strings.LastIndexByte(base, '/'); i >= 0 && fhir.IsResourceType(base[i+1:]) {
+		base = base[:i]
+	}
+	return base
+}
+
+// progressOf is a connector's last pull, for its status; nil when none.
+func (g *Gateway) progressOf(id string) *syncProgress {
+	g.pollers.mu.Lock()
+	defer g.pollers.mu.Unlock()
+	if p := g.pollers.progress[id]; p != nil {
+		cp := *p
+		return &cp
+	}
+	return nil
+}
+
+// running tells whether a connector is neither paused nor disabled: its
+// deliveries run.
+func (g *Gateway) running(id string) bool { return g.outbox.Status(id).Running }

@@ -1,0 +1,164 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/liaisonhq/liaison/gateway/internal/fhirserver"
+)
+
+// putFHIR writes a resource on the FHIR server, as another system would.
+func putFHIR(t *testing.T, base string, res map[string]any) {
+	t.Helper()
+	data, _ := json.Marshal(res)
+	req, _ := http.NewRequest("PUT", fmt.Sprintf("%s/%s/%s", base, res["resourceType"], res["id"]), bytes.NewReader(data))
+	req.Header.Set("Content-Type", "application/fhir+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		t.Fatalf("PUT: %d %s", resp.StatusCode, body)
+	}
+}
+
+func ehrAppointment(id, status string) map[string]any {
+	return map[string]any{
+		"resourceType": "Appointment", "id": id, "status": status,
+		"extension":  []any{map[string]any{"url": "http://hl7.org/fhir/StructureDefinition/tz-code", "valueCode": "America/New_York"}},
+		"identifier": []any{map[string]any{"system": "urn:hms:appointment", "value": id}},
+		"start":      "2024-06-15T13:30:00Z", "end": "2024-06-15T13:45:00Z",
+		"participant": []any{
+			map[string]any{"actor": map[string]any{"reference": "Patient/P9"}, "status": "accepted"},
+			map[string]any{"actor": map[string]any{"reference": "Location/LOC-1"}, "status": "accepted"},
+		},
+	}
+}
+
+// A poll connector pulls what changed on a FHIR server, page by page, maps
+// it to HMS records and sends them on to the other connectors — never back
+// to the server they came from. The cursor advances with the records, so
+// the next pull asks only for what changed since.
+func TestPollFHIR(t *testing.T) {
+	ehr := fhirserver.Start(t)
+	for i := range 250 {
+		putFHIR(t, ehr.URL(), ehrAppointment(fmt.Sprint("E", i), "booked"))
+	}
+	var mu sync.Mutex
+	got := map[string]string{} // appointmentId → status, as the scheduler received them
+	scheduler := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var rec map[string]any
+		json.NewDecoder(r.Body).Decode(&rec)
+		mu.Lock()
+		got[fmt.Sprint(rec["appointmentId"])] = fmt.Sprint(rec["status"])
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer scheduler.Close()
+
+	lv := startLive(t, Config{})
+	// The scheduler first: records reach only the connectors that exist
+	// when they arrive.
+	var c map[string]any
+	if code := lv.call("POST", "/api/external-connectors", map[string]any{
+		"name": "Scheduler", "type": "rest", "endpoint": scheduler.URL + "/appointments", "resources": []string{"Appointment"},
+	}, &c); code != 201 {
+		t.Fatalf("register the scheduler: %d %v", code, c)
+	}
+	schedID := c["connectorId"].(string)
+	if code := lv.call("POST", "/api/external-connectors", map[string]any{
+		"name": "EHR", "type": "fhir", "endpoint": ehr.URL(), "resources": []string{"Appointment"},
+		"sync": map[string]any{"mode": "poll", "interval": "1h"},
+	}, &c); code != 201 {
+		t.Fatalf("register the EHR: %d %v", code, c)
+	}
+	ehrID := c["connectorId"].(string)
+
+	// The first pull runs when the poll loop starts.
+	defer func() {
+		if t.Failed() {
+			var e, s map[string]any
+			lv.call("GET", "/api/external-connectors/"+ehrID, nil, &e)
+			t.Logf("EHR: %v", e)
+			lv.call("GET", "/api/external-connectors/"+schedID, nil, &s)
+			t.Logf("scheduler: %v", s)
+			t.Logf("logs: %s", lv.logs.String()[max(0, len(lv.logs.String())-3000):])
+		}
+	}()
+	lv.waitFor("the first pull and its deliveries", func() bool {
+		var s map[string]any
+		lv.call("GET", "/api/external-connectors/"+schedID, nil, &s)
+		return s["delivered"] == float64(250)
+	})
+	var ehrStatus map[string]any
+	lv.call("GET", "/api/external-connectors/"+ehrID, nil, &ehrStatus)
+	pull, _ := ehrStatus["pull"].(map[string]any)
+	if pull["state"] != "done" || pull["pages"] != float64(3) || pull["resources"] != float64(250) {
+		t.Errorf("pull progress = %v", pull)
+	}
+	if ehrStatus["queued"] != float64(0) || ehrStatus["delivered"] != float64(0) {
+		t.Errorf("records pulled from the EHR were sent back to it: %v", ehrStatus)
+	}
+	if n := ehr.Count("PUT"); n != 250 {
+		t.Errorf("%d PUTs on the EHR, want only the 250 of the setup", n)
+	}
+
+	// One change on the EHR; a manual sync is a full pull, and only the
+	// changed record goes on.
+	putFHIR(t, ehr.URL(), ehrAppointment("E7", "cancelled"))
+	var answer map[string]any
+	if code := lv.call("POST", "/api/external-connectors/"+ehrID+"/sync", nil, &answer); code != 202 || answer["status"] != "sync_started" {
+		t.Fatalf("sync: %d %v", code, answer)
+	}
+	lv.waitFor("the cancellation at the scheduler", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got["E7"] == "cancelled"
+	})
+	var sched map[string]any
+	lv.waitFor("the full pull done", func() bool {
+		lv.call("GET", "/api/external-connectors/"+ehrID, nil, &ehrStatus)
+		p, _ := ehrStatus["pull"].(map[string]any)
+		return p["state"] == "done" && p["full"] == true
+	})
+	lv.call("GET", "/api/external-connectors/"+schedID, nil, &sched)
+	if sched["delivered"] != float64(251) {
+		t.Errorf("scheduler got %v deliveries, want 251: unchanged records must not be sent again", sched["delivered"])
+	}
+
+	// A scheduled pull (the loop restarts when the connector is updated)
+	// asks only for what changed since the cursor.
+	putFHIR(t, ehr.URL(), ehrAppointment("E8", "noshow"))
+	lv.call("PUT", "/api/external-connectors/"+ehrID, map[string]any{
+		"name": "EHR", "type": "fhir", "endpoint": ehr.URL(), "resources": []string{"Appointment"},
+		"sync": map[string]any{"mode": "poll", "interval": "1h"},
+	}, nil)
+	lv.waitFor("the no-show at the scheduler", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return got["E8"] == "noshow"
+	})
+	withCursor := false
+	for _, r := range ehr.Requests() {
+		if r.Method == "GET" && strings.HasPrefix(r.Query.Get("_lastUpdated"), "gt") {
+			withCursor = true
+		}
+	}
+	if !withCursor {
+		t.Error("no pull asked for _lastUpdated=gt{cursor}")
+	}
+	var rec map[string]any
+	lv.call("GET", "/api/records/Appointment/E7", nil, &rec)
+	if rec["version"] != float64(2) || rec["source"] != ehrID {
+		t.Errorf("record E7 = %v", rec)
+	}
+}
