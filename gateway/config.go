@@ -56,9 +56,9 @@ type Config struct {
 	// the full registry; tests build their own.
 	Adapters Adapters `json:"-" yaml:"-"`
 
-	// Clients builds the HTTP client the gateway uses for its own requests
-	// to a connector (polls), with the connector's outbound auth. Default:
-	// a plain client bounded by the connector's delivery timeout.
+	// Clients builds the HTTP client of a connector, with its outbound auth:
+	// its adapter delivers through it and polls use it. Default
+	// auth.NewClient.
 	Clients func(cfg connector.Config) (*http.Client, error) `json:"-" yaml:"-"`
 
 	// Connectors are registered at start (from a config file), by name:

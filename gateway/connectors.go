@@ -13,9 +13,11 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/liaisonhq/liaison/fhir"
+	"github.com/liaisonhq/liaison/gateway/auth"
 	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/outbox"
 	"github.com/liaisonhq/liaison/gateway/store"
+	"github.com/liaisonhq/liaison/gateway/webhook"
 	"github.com/liaisonhq/liaison/transform"
 )
 
@@ -62,20 +64,32 @@ func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, erro
 			lc.inbound[typ] = in
 		}
 	}
-	if g.cfg.Clients != nil {
-		client, err := g.cfg.Clients(cfg)
-		if err != nil {
-			errs = append(errs, &connector.FieldError{Field: "auth", Err: err})
+	clients := g.cfg.Clients
+	if clients == nil {
+		clients = func(cfg connector.Config) (*http.Client, error) { return auth.NewClient(cfg, nil) }
+	}
+	client, err := clients(cfg)
+	if err != nil {
+		var fe *connector.FieldError
+		if !errors.As(err, &fe) {
+			err = &connector.FieldError{Field: "auth", Err: err}
 		}
-		lc.client = client
-	} else {
-		lc.client = &http.Client{Timeout: time.Duration(cfg.Delivery.Timeout)}
+		errs = append(errs, err)
+	}
+	lc.client = client
+	if v := cfg.WebhookVerify(); v != nil {
+		verifier, err := webhook.NewVerifier(v)
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			lc.verify = verifier
+		}
 	}
 	adapter := g.cfg.Adapters[cfg.Type]
 	if adapter == nil {
 		errs = append(errs, &connector.FieldError{Field: "type", Err: fmt.Errorf("no adapter delivers to %s connectors in this gateway", cfg.Type)})
 	} else if len(errs) == 0 {
-		sender, err := adapter(cfg)
+		sender, err := adapter(cfg, lc.client)
 		if err != nil {
 			errs = append(errs, &connector.FieldError{Field: "endpoint", Err: err})
 		}

@@ -25,8 +25,8 @@ const testToken = "test-admin-token"
 // testAdapters is the registry cmd/liaison builds, for tests.
 func testAdapters() Adapters {
 	return Adapters{
-		connector.FHIR: func(cfg connector.Config) (outbox.Sender, error) { return fhirrest.New(cfg, nil) },
-		connector.REST: func(cfg connector.Config) (outbox.Sender, error) { return rest.New(cfg, nil) },
+		connector.FHIR: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return fhirrest.New(cfg, c) },
+		connector.REST: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return rest.New(cfg, c) },
 	}
 }
 

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+
 	"github.com/liaisonhq/liaison/gateway"
 	"github.com/liaisonhq/liaison/gateway/adapters/fhirrest"
 	"github.com/liaisonhq/liaison/gateway/adapters/rest"
@@ -12,7 +14,7 @@ import (
 // entry per connector type.
 func adapters() gateway.Adapters {
 	return gateway.Adapters{
-		connector.FHIR: func(cfg connector.Config) (outbox.Sender, error) { return fhirrest.New(cfg, nil) },
-		connector.REST: func(cfg connector.Config) (outbox.Sender, error) { return rest.New(cfg, nil) },
+		connector.FHIR: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return fhirrest.New(cfg, c) },
+		connector.REST: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return rest.New(cfg, c) },
 	}
 }

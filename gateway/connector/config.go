@@ -116,6 +116,10 @@ type Sync struct {
 	Path     string   `json:"path,omitempty" yaml:"path,omitempty"`         // webhook: the gateway path it posts to
 	Interval Duration `json:"interval,omitempty" yaml:"interval,omitempty"` // poll: how often, at least 1s
 	Subject  string   `json:"subject,omitempty" yaml:"subject,omitempty"`   // queue: subject or queue name
+	// Verify is how the gateway authenticates the webhooks posted to
+	// Path (webhook mode only). Nil: in the seed's form, Auth.Secret
+	// means Standard Webhooks verification; see Config.WebhookVerify.
+	Verify *Verify `json:"verify,omitempty" yaml:"verify,omitempty"`
 }
 
 // Mapping names the mappings the connector uses, per HMS record type.
@@ -161,11 +165,16 @@ const (
 const MaxConcurrency = 256
 
 // WithDefaults returns c with every zero field that has a default set to
-// it: Sync.Mode, Auth.Header (apikey without Query), Resources and the
-// Delivery fields. It does not check anything; c itself is not modified.
+// it: Sync.Mode, Sync.Verify's fields (see Verify.WithDefaults),
+// Auth.Header (apikey without Query), Resources and the Delivery fields.
+// It does not check anything; c itself is not modified.
 func (c Config) WithDefaults() Config {
 	if c.Sync.Mode == "" {
 		c.Sync.Mode = DefaultMode
+	}
+	if c.Sync.Verify != nil {
+		v := c.Sync.Verify.WithDefaults()
+		c.Sync.Verify = &v
 	}
 	if a := c.Auth; a != nil && a.Scheme == SchemeAPIKey && a.Header == "" && a.Query == "" {
 		cp := *a

@@ -747,6 +747,13 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"name":"c","type":"fhir","endpoint":"http://x.test/fhir/Appointment","sync":{"mode":"poll","interval":"1m"},"mapping":{"rename":{"a":"b"}}}`))
 	f.Add([]byte(`{"name":"d","type":"amqp","auth":{"scheme":"mtls","certificate":"file:c.pem","privateKey":"-----BEGIN\nx"}}`))
 	f.Add([]byte(`{"mapping":{"hms.name":"name"},"nmae":1}`))
+	f.Add([]byte(`{"name":"e","type":"webhook","endpoint":"https://x.test/hook","sync":{"mode":"webhook","path":"/api/webhooks/e",` +
+		`"verify":{"scheme":"Standard-Webhooks","secrets":["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw","env:OLD"],"tolerance":"2m"}}}`))
+	f.Add([]byte(`{"name":"f","type":"rest","endpoint":"https://x.test/api","sync":{"mode":"webhook","path":"/api/webhooks/f",` +
+		`"verify":{"scheme":"hmac","secret":"s3cr3t-value","header":"X-Sig","prefix":"","encoding":"base64"}}}`))
+	f.Add([]byte(`{"name":"g","type":"rest","endpoint":"https://x.test/api","sync":{"mode":"webhook","path":"/api/webhooks/g",` +
+		`"verify":{"scheme":"basic","username":"ehr","password":"pass-word"}}}`))
+	f.Add([]byte(`{"name":"h","type":"fhir","endpoint":"https://x.test/fhir","auth":{"scheme":"none","secret":"whsec_AAECAw=="},"sync":{"mode":"webhook","path":"/api/webhooks/h"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {
@@ -773,22 +780,29 @@ func FuzzParse(f *testing.F) {
 		if err := c.WithDefaults().Validate(); err != nil {
 			t.Fatalf("Validate after WithDefaults: %v", err)
 		}
+		// A secret may show in Redacted's output only where another
+		// field holds the same text.
+		r, _ := json.Marshal(c.Redacted())
+		noSecrets := c.clone()
+		var secrets []string
 		if c.Auth != nil {
-			// A secret may show in Redacted's output only where another
-			// field holds the same text.
-			r, _ := json.Marshal(c.Redacted())
-			noSecrets := c.clone()
 			for _, f := range authFields {
 				if f.secret {
+					secrets = append(secrets, *f.field(c.Auth))
 					*f.field(noSecrets.Auth) = ""
 				}
 			}
-			rest, _ := json.Marshal(noSecrets)
-			for _, f := range authFields {
-				if v := *f.field(c.Auth); f.secret && v != RedactedSecret && len(v) >= 4 &&
-					strings.Contains(string(r), v) && !strings.Contains(string(rest), v) {
-					t.Fatalf("Redacted shows %s: %s", f.name, r)
-				}
+		}
+		if c.Sync.Verify != nil {
+			for _, p := range noSecrets.Sync.Verify.secretFields() {
+				secrets = append(secrets, *p)
+				*p = ""
+			}
+		}
+		rest, _ := json.Marshal(noSecrets)
+		for _, v := range secrets {
+			if v != RedactedSecret && len(v) >= 4 && strings.Contains(string(r), v) && !strings.Contains(string(rest), v) {
+				t.Fatalf("Redacted shows a secret: %s", r)
 			}
 		}
 	})

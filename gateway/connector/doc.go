@@ -15,8 +15,13 @@
 // ("connectors.yaml:12:15"); every problem is reported, joined with
 // errors.Join, not just the first.
 //
+// Inbound webhooks (sync mode webhook) are verified as sync.verify says:
+// Standard Webhooks, an HMAC-SHA256 header, an API key or basic auth;
+// Config.WebhookVerify gives the verification in effect, including the
+// seed's form, where auth.secret is a Standard Webhooks secret.
+//
 // Secrets (client secrets, passwords, tokens, API keys, private keys,
-// webhook signing secrets) are write-only. They may be given as values or
+// webhook signing secrets and sync.verify's secrets) are write-only. They may be given as values or
 // as "env:NAME" / "file:PATH" references that ResolveSecret reads when the
 // connector needs them. Redacted hides them for every response;
 // KeepSecrets lets an update send back the "***" it was shown to keep a

@@ -122,3 +122,35 @@ connectors:
 	// liaison.yaml:6:11: connectors[0].auth.clientSecret: required for scheme oauth2
 	// liaison.yaml:7:34: connectors[0].sync.path: want a path starting with "/api/webhooks/"
 }
+
+// A webhook connector that verifies GitHub-style signatures, with two
+// secrets while the sender rotates: WebhookVerify gives the verification
+// with its defaults, and responses show the secrets as "***".
+func ExampleConfig_WebhookVerify() {
+	c, err := connector.Parse([]byte(`{"name": "Scheduler", "type": "rest", "endpoint": "https://scheduler.test/api",
+	  "sync": {"mode": "webhook", "path": "/api/webhooks/scheduler",
+	           "verify": {"scheme": "HMAC-SHA256", "secrets": ["env:SCHEDULER_HOOK_NEW", "env:SCHEDULER_HOOK_OLD"]}}}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := c.Validate(); err != nil {
+		fmt.Println(err)
+		return
+	}
+	v := c.WebhookVerify()
+	fmt.Println(v.Scheme, v.Header, *v.Prefix, v.Encoding)
+	out, _ := json.Marshal(c.Redacted().Sync)
+	fmt.Println(string(out))
+
+	// The seed's form: auth.secret in webhook mode is a Standard Webhooks secret.
+	seed, _ := connector.Parse([]byte(`{"name": "StateEHR", "type": "FHIR", "endpoint": "https://stateehr.gov/fhir/Patient",
+	  "auth": {"scheme": "OAuth2", "clientId": "ABC123", "clientSecret": "SECRET", "secret": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+	  "sync": {"mode": "webhook", "path": "/api/webhooks/state-ehr/patient"}}`))
+	v = seed.WebhookVerify()
+	fmt.Println(v.Scheme, v.Tolerance)
+	// Output:
+	// hmac-sha256 X-Hub-Signature-256 sha256= hex
+	// {"mode":"webhook","path":"/api/webhooks/scheduler","verify":{"scheme":"hmac-sha256","secrets":["***","***"]}}
+	// standard-webhooks 5m
+}

@@ -24,6 +24,9 @@ import (
 // Mapping.Rename. Durations are Go duration text or a number of seconds.
 // Null is the same as an absent field; empty lists and maps come back nil.
 //
+// The sync.verify scheme is case-insensitive too, and comes back lower
+// case with its other spellings ("api_key", "hmac") made canonical.
+//
 // Unknown fields, duplicate fields and values of the wrong JSON type are
 // errors. Every error is a *FieldError naming the field; several are
 // joined with errors.Join. No error contains a secret's value. Parse checks
@@ -322,8 +325,46 @@ func (d *decoder) sync(path string, n *node) Sync {
 		"path":     func(p string, v *node) { s.Path = d.str(p, v) },
 		"interval": func(p string, v *node) { s.Interval = d.duration(p, v) },
 		"subject":  func(p string, v *node) { s.Subject = d.str(p, v) },
+		"verify":   func(p string, v *node) { s.Verify = d.verify(p, v) },
 	})
 	return s
+}
+
+// verify reads Verify; null is nil.
+func (d *decoder) verify(path string, n *node) *Verify {
+	if n.kind == nullKind {
+		d.visit(path, n)
+		return nil
+	}
+	v := new(Verify)
+	d.object(path, n, fields{
+		"scheme": func(p string, x *node) {
+			v.Scheme = lower(d.str(p, x))
+			if s, ok := verifySchemeAliases[v.Scheme]; ok {
+				v.Scheme = s
+			}
+		},
+		"secrets":   func(p string, x *node) { v.Secrets = d.list(p, x) },
+		"secret":    func(p string, x *node) { v.Secret = d.str(p, x) },
+		"header":    func(p string, x *node) { v.Header = d.str(p, x) },
+		"prefix":    func(p string, x *node) { v.Prefix = d.optStr(p, x) },
+		"encoding":  func(p string, x *node) { v.Encoding = lower(d.str(p, x)) },
+		"tolerance": func(p string, x *node) { v.Tolerance = d.duration(p, x) },
+		"username":  func(p string, x *node) { v.Username = d.str(p, x) },
+		"password":  func(p string, x *node) { v.Password = d.str(p, x) },
+	})
+	return v
+}
+
+// optStr reads a string that may be absent: null is nil, and "" is a
+// pointer to "".
+func (d *decoder) optStr(path string, n *node) *string {
+	if n.kind == nullKind {
+		d.visit(path, n)
+		return nil
+	}
+	s := d.str(path, n)
+	return &s
 }
 
 // mappingKeys are the keys of a Mapping object.

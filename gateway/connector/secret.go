@@ -16,10 +16,11 @@ import (
 const RedactedSecret = "***"
 
 // Redacted returns a deep copy of c for showing: every non-empty secret
-// field (Auth's ClientSecret, Password, Token, Key, Secret and PrivateKey,
-// values and env:/file: references alike) is RedactedSecret, and so are
-// credentials written into the endpoint or token URL. Every API response
-// shows a connector through Redacted; c itself is not modified.
+// field (Auth's ClientSecret, Password, Token, Key, Secret and PrivateKey;
+// Sync.Verify's Secrets, Secret and Password; values and env:/file:
+// references alike) is RedactedSecret, and so are credentials written
+// into the endpoint or token URL. Every API response shows a connector
+// through Redacted; c itself is not modified.
 func (c Config) Redacted() Config {
 	c = c.clone()
 	c.Endpoint = redactURL(c.Endpoint)
@@ -31,7 +32,24 @@ func (c Config) Redacted() Config {
 		}
 		c.Auth.TokenURL = redactURL(c.Auth.TokenURL)
 	}
+	if v := c.Sync.Verify; v != nil {
+		for _, p := range v.secretFields() {
+			if *p != "" {
+				*p = RedactedSecret
+			}
+		}
+	}
 	return c
+}
+
+// secretFields returns pointers to v's secret fields: each of Secrets,
+// then Secret and Password.
+func (v *Verify) secretFields() []*string {
+	out := make([]*string, 0, len(v.Secrets)+2)
+	for i := range v.Secrets {
+		out = append(out, &v.Secrets[i])
+	}
+	return append(out, &v.Secret, &v.Password)
 }
 
 // redactURL returns raw with any user information replaced by
@@ -55,20 +73,56 @@ func redactURL(raw string) string {
 // secret field of c that is RedactedSecret, as a client sends back what
 // it was shown, takes old's value (empty when old has none). Other fields
 // are c's. Neither c nor old is modified.
+//
+// Sync.Verify's secrets are matched against old's webhook secrets
+// (old.WebhookVerify, so the seed form's Auth.Secret counts) by position:
+// secrets[i] = "***" keeps old's secrets[i] (or its single secret, for
+// i = 0), and secret = "***" keeps old's secret (or its first of
+// secrets). So a rotation sends back ["***", "whsec_new"] to keep the
+// current secret and add a new one.
 func (c Config) KeepSecrets(old Config) Config {
-	if c.Auth == nil {
-		return c
-	}
-	a := *c.Auth
-	for _, f := range authFields {
-		if p := f.field(&a); f.secret && *p == RedactedSecret {
-			*p = ""
-			if old.Auth != nil {
-				*p = *f.field(old.Auth)
+	if c.Auth != nil {
+		a := *c.Auth
+		for _, f := range authFields {
+			if p := f.field(&a); f.secret && *p == RedactedSecret {
+				*p = ""
+				if old.Auth != nil {
+					*p = *f.field(old.Auth)
+				}
 			}
 		}
+		c.Auth = &a
 	}
-	c.Auth = &a
+	if c.Sync.Verify != nil {
+		v := c.Sync.Verify.clone()
+		// was are old's secrets by position, first is its first.
+		var was []string
+		var first, password string
+		if ov := old.WebhookVerify(); ov != nil {
+			was, first, password = ov.Secrets, ov.Secret, ov.Password
+			if len(was) == 0 && first != "" {
+				was = []string{first}
+			}
+			if first == "" && len(was) > 0 {
+				first = was[0]
+			}
+		}
+		if v.Secret == RedactedSecret {
+			v.Secret = first
+		}
+		for i, s := range v.Secrets {
+			if s == RedactedSecret {
+				v.Secrets[i] = ""
+				if i < len(was) {
+					v.Secrets[i] = was[i]
+				}
+			}
+		}
+		if v.Password == RedactedSecret {
+			v.Password = password
+		}
+		c.Sync.Verify = &v
+	}
 	return c
 }
 
@@ -78,6 +132,10 @@ func (c Config) clone() Config {
 		a := *c.Auth
 		a.Scopes = slices.Clone(a.Scopes)
 		c.Auth = &a
+	}
+	if c.Sync.Verify != nil {
+		v := c.Sync.Verify.clone()
+		c.Sync.Verify = &v
 	}
 	c.Resources = slices.Clone(c.Resources)
 	c.Mapping = Mapping{

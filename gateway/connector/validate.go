@@ -26,6 +26,7 @@ func (c Config) Validate() error {
 	p.endpoint(d.Type, d.Endpoint)
 	p.sync(d.Type, d.Sync)
 	p.auth(d.Auth)
+	p.webhookVerify(d)
 	p.resources(c.Resources)
 	p.mapping(d.Mapping, c.Resources, d.Resources)
 	p.delivery("delivery", d.Delivery)
