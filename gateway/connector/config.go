@@ -172,6 +172,12 @@ func (c Config) WithDefaults() Config {
 	if c.Sync.Mode == "" {
 		c.Sync.Mode = DefaultMode
 	}
+	if a := c.Auth; a != nil && a.Scheme == "" && a.Secret != "" {
+		// The seed's form: only a webhook secret under auth, no outbound auth.
+		cp := *a
+		cp.Scheme = SchemeNone
+		c.Auth = &cp
+	}
 	if c.Sync.Verify != nil {
 		v := c.Sync.Verify.WithDefaults()
 		c.Sync.Verify = &v
