@@ -15,6 +15,7 @@ import (
 
 	"github.com/liaisonhq/liaison/gateway/adapters/fhirrest"
 	"github.com/liaisonhq/liaison/gateway/adapters/rest"
+	"github.com/liaisonhq/liaison/gateway/adapters/signedwebhook"
 	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/internal/fhirserver"
 	"github.com/liaisonhq/liaison/gateway/outbox"
@@ -27,6 +28,9 @@ func testAdapters() Adapters {
 	return Adapters{
 		connector.FHIR: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return fhirrest.New(cfg, c) },
 		connector.REST: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return rest.New(cfg, c) },
+		connector.Webhook: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) {
+			return signedwebhook.New(cfg, c)
+		},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"github.com/liaisonhq/liaison/gateway"
 	"github.com/liaisonhq/liaison/gateway/adapters/fhirrest"
 	"github.com/liaisonhq/liaison/gateway/adapters/rest"
+	"github.com/liaisonhq/liaison/gateway/adapters/signedwebhook"
 	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/outbox"
 )
@@ -16,5 +17,8 @@ func adapters() gateway.Adapters {
 	return gateway.Adapters{
 		connector.FHIR: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return fhirrest.New(cfg, c) },
 		connector.REST: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return rest.New(cfg, c) },
+		connector.Webhook: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) {
+			return signedwebhook.New(cfg, c)
+		},
 	}
 }
