@@ -61,6 +61,12 @@ type Config struct {
 	// auth.NewClient.
 	Clients func(cfg connector.Config) (*http.Client, error) `json:"-" yaml:"-"`
 
+	// PublicURL is where outside systems reach the gateway
+	// (https://liaison.example.org): webhook connectors subscribe with
+	// PublicURL + sync.path as their callback. Default none: webhook
+	// connectors then report a set-up error until it is set.
+	PublicURL string `json:"publicUrl" yaml:"publicUrl"`
+
 	// Connectors are registered at start (from a config file), by name:
 	// one that exists already is updated to this configuration.
 	Connectors []connector.Config `json:"-" yaml:"-"`

@@ -407,7 +407,11 @@ func (g *Gateway) createConnector(c echo.Context) error {
 		return configError(err)
 	}
 	g.log.Info("connector registered", "connector", sc.ID, "type", string(cfg.Type))
-	return c.JSON(http.StatusCreated, map[string]any{"connectorId": sc.ID, "name": sc.Name, "status": "connected"})
+	answer := map[string]any{"connectorId": sc.ID, "name": sc.Name, "status": "connected"}
+	if err := g.setUp(c.Request().Context(), g.live(sc.ID)); err != nil {
+		answer["status"], answer["lastError"] = "error", "set-up: "+err.Error()
+	}
+	return c.JSON(http.StatusCreated, answer)
 }
 
 func (g *Gateway) updateConnector(c echo.Context) error {
@@ -434,6 +438,7 @@ func (g *Gateway) updateConnector(c echo.Context) error {
 	if _, err := g.saveConnector(c.Request().Context(), id, cfg.KeepSecrets(old)); err != nil {
 		return configError(err)
 	}
+	g.setUp(c.Request().Context(), g.live(id))
 	return g.getConnector(c)
 }
 
@@ -441,6 +446,7 @@ func (g *Gateway) deleteConnector(c echo.Context) error {
 	id := c.Param("id")
 	g.outbox.Stop(id)
 	g.stopPolling(id)
+	g.stopSetUp(id)
 	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.DeleteConnector(id) })
 	if err != nil {
 		return notFound(err, "connector", id)

@@ -47,6 +47,7 @@ type Gateway struct {
 	connectors map[string]*liveConnector // by id
 
 	pollers pollers
+	setups  setups
 }
 
 // New checks the config, filling zero fields with their defaults, opens
@@ -65,6 +66,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	g.pollers.cancel = map[string]context.CancelFunc{}
 	g.pollers.progress = map[string]*syncProgress{}
 	g.pollers.pulling = map[string]bool{}
+	g.setups.cancel = map[string]context.CancelFunc{}
 	if g.mappings == nil {
 		set, err := transform.NewSet(mappings.FS)
 		if err != nil {
@@ -94,9 +96,12 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	return g, nil
 }
 
-// Close releases the store. Call it after Run or Serve returned, or when
-// the gateway never ran.
-func (g *Gateway) Close() error { return g.store.Close() }
+// Close stops background set-ups and releases the store. Call it after Run
+// or Serve returned, or when the gateway never ran.
+func (g *Gateway) Close() error {
+	g.stopSetUps()
+	return g.store.Close()
+}
 
 // Config returns the gateway's config, defaults filled in.
 func (g *Gateway) Config() Config { return g.cfg }

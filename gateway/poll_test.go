@@ -130,9 +130,12 @@ func TestPollFHIR(t *testing.T) {
 		p, _ := ehrStatus["pull"].(map[string]any)
 		return p["state"] == "done" && p["full"] == true
 	})
-	lv.call("GET", "/api/external-connectors/"+schedID, nil, &sched)
-	if sched["delivered"] != float64(251) {
-		t.Errorf("scheduler got %v deliveries, want 251: unchanged records must not be sent again", sched["delivered"])
+	lv.waitFor("the cancellation recorded as delivered", func() bool {
+		lv.call("GET", "/api/external-connectors/"+schedID, nil, &sched)
+		return sched["delivered"] != float64(250)
+	})
+	if sched["delivered"] != float64(251) || sched["queued"] != float64(0) {
+		t.Errorf("scheduler got %v deliveries (%v queued), want 251: unchanged records must not be sent again", sched["delivered"], sched["queued"])
 	}
 
 	// A scheduled pull (the loop restarts when the connector is updated)

@@ -32,6 +32,7 @@ a mappings folder and delivery defaults, loaded at start.`)
 	f.StringVar(&cfg.DataDir, "data-dir", gateway.DefaultDataDir, "the same as --data")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", gateway.DefaultShutdownTimeout, "how long running requests may take to finish at shutdown")
 	configFile := f.String("config", "", "a YAML `file` of connectors, a mappings folder and delivery defaults")
+	f.StringVar(&cfg.PublicURL, "public-url", "", "the `URL` outside systems reach the gateway at, for webhook subscriptions")
 	mappingsDir := f.String("mappings", "", mappingsFlagUsage)
 	var level slog.Level
 	f.TextVar(&level, "log-level", slog.LevelInfo, "least `level` logged: debug, info, warn or error")
