@@ -28,6 +28,13 @@ type Config struct {
 	Resources []string `json:"resources,omitempty" yaml:"resources,omitempty"`
 	Mapping   Mapping  `json:"mapping,omitzero" yaml:"mapping,omitempty"`
 	Delivery  Delivery `json:"delivery,omitzero" yaml:"delivery,omitempty"`
+	// SOAP holds the settings of a soap connector (type soap only). Nil:
+	// SOAP 1.1 without WS-Security for XML bodies, the CDC IIS over SOAP
+	// 1.2 for HL7 v2 bodies.
+	SOAP *SOAPOptions `json:"soap,omitempty" yaml:"soap,omitempty"`
+	// GraphQL holds the mutations of a graphql connector; required for
+	// type graphql, not used by the others.
+	GraphQL *GraphQLOptions `json:"graphql,omitempty" yaml:"graphql,omitempty"`
 }
 
 // Type is a connector type, lower case.
@@ -59,9 +66,10 @@ const (
 	SchemeMTLS   = "mtls"   // mutual TLS
 )
 
-// Auth is outbound authentication. Secret fields hold a value, or a
-// reference "env:NAME" / "file:PATH" that ResolveSecret reads; they are
-// write-only: Redacted replaces them with "***".
+// Auth is outbound authentication. Secret fields hold a value, a
+// reference "env:NAME" / "file:PATH" that ResolveSecret reads, or a value
+// sealed by EncryptSecrets; they are write-only: Redacted replaces them
+// with "***".
 //
 // Each scheme uses some fields and requires some of them:
 //

@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -464,6 +465,10 @@ func TestSecretsNotInErrors(t *testing.T) {
 		`{"auth":{"scheme":"basic","password":"` + secretMarker + `"}} x`,
 		`{"auth":{"scheme":"basic","password":"` + secretMarker + `","password":"` + secretMarker + `"}}`,
 		`{"auth":{"scheme":"bearer","token":"` + secretMarker + `"},"sync":{"interval":"` + secretMarker + `"}}`,
+		`{"soap":{"password":["` + secretMarker + `"]}}`,
+		`{"soap":{"password":"` + secretMarker + `","password":"` + secretMarker + `"}}`,
+		`{"soap":{"wsSecurity":{"password":{"` + secretMarker + `":1}}}}`,
+		`{"soap":{"wsSecurity":{"password":"` + secretMarker + `"},"version":"` + secretMarker + `"},}`,
 	}
 	for _, body := range parses {
 		_, err := Parse([]byte(body))
@@ -488,6 +493,17 @@ func TestSecretsNotInErrors(t *testing.T) {
 		func(c *Config) { c.Endpoint = "https://user:" + secretMarker + "@x.test:bad/fhir" },
 		func(c *Config) { c.Endpoint = "https://" + secretMarker + "@x.test/fhir#f" },
 		func(c *Config) { c.Auth.TokenURL = "https://user:" + secretMarker + "@x.test/token" },
+		func(c *Config) {
+			c.Type = SOAP
+			c.SOAP = &SOAPOptions{Password: secretMarker + "\n", WSSecurity: &WSSecurity{Password: secretMarker}}
+		},
+		func(c *Config) {
+			c.SOAP = &SOAPOptions{Password: secretMarker, WSSecurity: &WSSecurity{Password: "env:" + secretMarker}}
+		},
+		func(c *Config) {
+			c.Type = SOAP
+			c.SOAP = &SOAPOptions{Password: SealedPrefix + secretMarker, WSSecurity: &WSSecurity{Username: "u", Password: SealedPrefix + secretMarker}}
+		},
 	}
 	for i, edit := range configs {
 		c := valid()
@@ -740,6 +756,9 @@ func TestFieldErrorMessage(t *testing.T) {
 	}
 }
 
+// fuzzKey seals secrets in FuzzParse.
+var fuzzKey = bytes.Repeat([]byte{7}, SecretKeySize)
+
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(designBody))
 	f.Add([]byte(`{"name":"a","type":"nats","sync":{"mode":"queue","subject":"s"},"delivery":{"maxAge":3600,"concurrency":2}}`))
@@ -754,6 +773,12 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"name":"g","type":"rest","endpoint":"https://x.test/api","sync":{"mode":"webhook","path":"/api/webhooks/g",` +
 		`"verify":{"scheme":"basic","username":"ehr","password":"pass-word"}}}`))
 	f.Add([]byte(`{"name":"h","type":"fhir","endpoint":"https://x.test/fhir","auth":{"scheme":"none","secret":"whsec_AAECAw=="},"sync":{"mode":"webhook","path":"/api/webhooks/h"}}`))
+	f.Add([]byte(`{"name":"i","type":"soap","endpoint":"https://iis.test/ws","soap":{"version":"1.2","facilityId":"CLINIC-1","username":"clinic","password":"pass-word",` +
+		`"wsSecurity":{"username":"clinic","password":"env:WSS","digest":true},"delete":{"action":"urn:hms:Delete","namespace":"urn:hms","element":"DeletePatient","idElement":"patientId"}}}`))
+	f.Add([]byte(`{"name":"j","type":"soap","endpoint":"https://x.test/ws","soap":{"version":"1.1","action":"urn:hms:Upsert","wsSecurity":{"username":"u","password":"enc:v1:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}}}`))
+	f.Add([]byte(`{"name":"k","type":"graphql","endpoint":"https://x.test/graphql","graphql":{"mutation":"mutation U($input: PatientInput!) { upsertPatient(input: $input) { id } }",` +
+		`"operationName":"U","inputVariable":"input","deleteMutation":"file:del.graphql","deleteOperationName":"D","retryCodes":["TIMEOUT","RATE_LIMITED"]}}`))
+	f.Add([]byte(`{"name":"l","type":"graphql","endpoint":"https://x.test/graphql","graphql":{"mutation":"file:upsert.graphql","retryCodes":[]},"soap":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := Parse(data)
 		if err != nil {
@@ -781,22 +806,14 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Validate after WithDefaults: %v", err)
 		}
 		// A secret may show in Redacted's output only where another
-		// field holds the same text.
+		// field, or a field name, holds the same text.
 		r, _ := json.Marshal(c.Redacted())
 		noSecrets := c.clone()
 		var secrets []string
-		if c.Auth != nil {
-			for _, f := range authFields {
-				if f.secret {
-					secrets = append(secrets, *f.field(c.Auth))
-					*f.field(noSecrets.Auth) = ""
-				}
-			}
-		}
-		if c.Sync.Verify != nil {
-			for _, p := range noSecrets.Sync.Verify.secretFields() {
-				secrets = append(secrets, *p)
-				*p = ""
+		for _, f := range noSecrets.secrets() {
+			secrets = append(secrets, *f.value)
+			if *f.value != "" {
+				*f.value = "-" // keeps the field's name in the JSON
 			}
 		}
 		rest, _ := json.Marshal(noSecrets)
@@ -804,6 +821,32 @@ func FuzzParse(f *testing.F) {
 			if v != RedactedSecret && len(v) >= 4 && strings.Contains(string(r), v) && !strings.Contains(string(rest), v) {
 				t.Fatalf("Redacted shows a secret: %s", r)
 			}
+		}
+		// Sealing keeps the configuration valid, and opening gives it back.
+		sealed, err := c.EncryptSecrets(fuzzKey)
+		if err != nil {
+			t.Fatalf("EncryptSecrets: %v", err)
+		}
+		if err := sealed.Validate(); err != nil {
+			t.Fatalf("Validate after EncryptSecrets: %v", err)
+		}
+		opened, err := sealed.DecryptSecrets(fuzzKey)
+		if slices.ContainsFunc(secrets, IsSealed) {
+			// Sealed on input, with some other key: it need not open.
+			if err != nil {
+				for _, fe := range fieldErrors(t, err) {
+					if !errors.Is(fe, ErrSecretDecrypt) {
+						t.Fatalf("DecryptSecrets: %v", fe)
+					}
+				}
+			}
+			return
+		}
+		if err != nil {
+			t.Fatalf("DecryptSecrets: %v", err)
+		}
+		if !reflect.DeepEqual(opened, c) {
+			t.Fatalf("EncryptSecrets then DecryptSecrets:\n got %+v\nwant %+v", opened, c)
 		}
 	})
 }

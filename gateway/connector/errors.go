@@ -30,6 +30,24 @@ var (
 	// ErrSecretEmpty is returned, wrapped, by ResolveSecret when a
 	// reference resolves to an empty secret: an empty variable or file.
 	ErrSecretEmpty = errors.New("secret is empty")
+
+	// ErrSecretSealed is returned by ResolveSecret for a secret
+	// sealed by EncryptSecrets ("enc:v1:…"): it is ciphertext, not the
+	// secret. The caller opens the configuration with DecryptSecrets
+	// before it uses its secrets.
+	ErrSecretSealed = errors.New("secret is sealed (enc:v1:); decrypt the configuration with the secret key first")
+
+	// ErrSecretKey is returned, wrapped, by SecretKey, EncryptSecrets and
+	// DecryptSecrets for an unusable key: not 32 bytes, or
+	// LIAISON_SECRET_KEY neither the base64 of 32 bytes nor a long enough
+	// passphrase. The operator sets a proper key.
+	ErrSecretKey = errors.New("invalid secret key")
+
+	// ErrSecretDecrypt is wrapped by the *FieldError that DecryptSecrets
+	// returns for a sealed secret it cannot open: it was sealed with
+	// another key, or the value is damaged. The operator restores the key
+	// the configuration was sealed with, or sends the secret again.
+	ErrSecretDecrypt = errors.New("cannot decrypt the sealed secret: wrong secret key, or a damaged value")
 )
 
 // FieldError is a problem with one field of a connector configuration, as

@@ -154,3 +154,66 @@ func ExampleConfig_WebhookVerify() {
 	// {"mode":"webhook","path":"/api/webhooks/scheduler","verify":{"scheme":"hmac-sha256","secrets":["***","***"]}}
 	// standard-webhooks 5m
 }
+
+// A SOAP connector to a state immunization registry, with a WS-Security
+// header: responses show its passwords as "***".
+func ExampleSOAPOptions() {
+	c, err := connector.Parse([]byte(`{"name": "StateIIS", "type": "soap", "endpoint": "https://iis.state.test/ws",
+	  "soap": {"facilityId": "CLINIC-1", "username": "clinic", "password": "env:IIS_PASSWORD",
+	           "wsSecurity": {"username": "clinic", "password": "env:IIS_PASSWORD", "digest": true}}}`))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(c.Validate())
+	out, _ := json.Marshal(c.Redacted().SOAP)
+	fmt.Println(string(out))
+	// Output:
+	// <nil>
+	// {"facilityId":"CLINIC-1","username":"clinic","password":"***","wsSecurity":{"username":"clinic","password":"***","digest":true}}
+}
+
+// A GraphQL connector needs its mutation, given as text or as a file.
+func ExampleGraphQLOptions() {
+	c, _ := connector.Parse([]byte(`{"name": "Portal", "type": "graphql", "endpoint": "https://portal.test/graphql",
+	  "graphql": {"inputVariable": "input"}}`))
+	fmt.Println(c.Validate())
+	c.GraphQL.Mutation = "file:/etc/liaison/upsert-patient.graphql"
+	fmt.Println(c.Validate())
+	// Output:
+	// graphql.mutation: required for type graphql: the GraphQL mutation to send, or file:PATH
+	// <nil>
+}
+
+// Secrets at rest: the gateway seals a connector's literal secrets with
+// the key from LIAISON_SECRET_KEY before it stores the connector, and
+// opens them when it loads it. References stay as they are.
+func ExampleConfig_EncryptSecrets() {
+	key, err := connector.SecretKey("a long passphrase, never this one")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	c, _ := connector.Parse([]byte(`{"name": "Scheduler", "type": "rest", "endpoint": "https://scheduler.test",
+	  "auth": {"scheme": "oauth2", "clientId": "clinic", "clientSecret": "s3cr3t", "secret": "env:HOOK_SECRET"}}`))
+
+	sealed, err := c.EncryptSecrets(key)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(connector.IsSealed(sealed.Auth.ClientSecret), sealed.Auth.Secret)
+	fmt.Println(sealed.Validate(), sealed.Redacted().Auth.ClientSecret)
+
+	opened, err := sealed.DecryptSecrets(key)
+	fmt.Println(opened.Auth.ClientSecret, err)
+
+	other, _ := connector.SecretKey("another passphrase, the wrong one")
+	_, err = sealed.DecryptSecrets(other)
+	fmt.Println(err)
+	// Output:
+	// true env:HOOK_SECRET
+	// <nil> ***
+	// s3cr3t <nil>
+	// auth.clientSecret: cannot decrypt the sealed secret: wrong secret key, or a damaged value
+}

@@ -75,7 +75,7 @@ func TestLoadFileErrors(t *testing.T) {
 		`testdata/bad.yaml:8:30: connectors[0].delivery.concurrency: 1000 is out of range: want 1 to 256`,
 		`testdata/bad.yaml:13:7: connectors[1].auth.password: required for scheme basic`,
 		`testdata/bad.yaml:15:16: connectors[1].resources: want an array of strings, got a string`,
-		`testdata/bad.yaml:16:5: connectors[1].colour: unknown field (want one of auth, delivery, endpoint, mapping, name, resources, sync, type)`,
+		`testdata/bad.yaml:16:5: connectors[1].colour: unknown field (want one of auth, delivery, endpoint, graphql, mapping, name, resources, soap, sync, type)`,
 		`testdata/bad.yaml:17:11: connectors[2].name: "StateEHR" is the name of connectors[0] too`,
 		`testdata/bad.yaml:19:15: connectors[2].endpoint: want an absolute http or https URL`,
 	}

@@ -245,6 +245,19 @@ func (d *decoder) duration(path string, n *node) Duration {
 	return v
 }
 
+// boolean reads true or false; null is false.
+func (d *decoder) boolean(path string, n *node) bool {
+	d.visit(path, n)
+	switch n.kind {
+	case nullKind:
+		return false
+	case boolKind:
+		return n.text == "true"
+	}
+	d.fail(path, n, wantGot("true or false", n))
+	return false
+}
+
 // integer reads an integer; null is 0.
 func (d *decoder) integer(path string, n *node) int {
 	d.visit(path, n)
@@ -283,6 +296,8 @@ func (d *decoder) config(path string, n *node) Config {
 		"resources": func(p string, v *node) { c.Resources = d.list(p, v) },
 		"mapping":   func(p string, v *node) { c.Mapping = d.mapping(p, v) },
 		"delivery":  func(p string, v *node) { c.Delivery = d.delivery(p, v) },
+		"soap":      func(p string, v *node) { c.SOAP = d.soap(p, v) },
+		"graphql":   func(p string, v *node) { c.GraphQL = d.graphql(p, v) },
 	})
 	return c
 }

@@ -17,39 +17,57 @@ const RedactedSecret = "***"
 
 // Redacted returns a deep copy of c for showing: every non-empty secret
 // field (Auth's ClientSecret, Password, Token, Key, Secret and PrivateKey;
-// Sync.Verify's Secrets, Secret and Password; values and env:/file:
-// references alike) is RedactedSecret, and so are credentials written
-// into the endpoint or token URL. Every API response shows a connector
-// through Redacted; c itself is not modified.
+// Sync.Verify's Secrets, Secret and Password; SOAP's Password and
+// WSSecurity.Password; values, env:/file: references and sealed
+// "enc:v1:" values alike) is RedactedSecret, and so are credentials
+// written into the endpoint or token URL. Every API response shows a
+// connector through Redacted; c itself is not modified.
 func (c Config) Redacted() Config {
 	c = c.clone()
 	c.Endpoint = redactURL(c.Endpoint)
 	if c.Auth != nil {
-		for _, f := range authFields {
-			if p := f.field(c.Auth); f.secret && *p != "" {
-				*p = RedactedSecret
-			}
-		}
 		c.Auth.TokenURL = redactURL(c.Auth.TokenURL)
 	}
-	if v := c.Sync.Verify; v != nil {
-		for _, p := range v.secretFields() {
-			if *p != "" {
-				*p = RedactedSecret
-			}
+	for _, f := range c.secrets() {
+		if *f.value != "" {
+			*f.value = RedactedSecret
 		}
 	}
 	return c
 }
 
-// secretFields returns pointers to v's secret fields: each of Secrets,
-// then Secret and Password.
-func (v *Verify) secretFields() []*string {
-	out := make([]*string, 0, len(v.Secrets)+2)
-	for i := range v.Secrets {
-		out = append(out, &v.Secrets[i])
+// secretField is one secret field of a Config.
+type secretField struct {
+	path  string  // as in FieldError.Field: "auth.clientSecret", "sync.verify.secrets[1]"
+	value *string // the field
+}
+
+// secrets returns c's secret fields, in the order of Config's fields,
+// pointing into c: the caller works on a clone when it changes them.
+func (c *Config) secrets() []secretField {
+	var out []secretField
+	if a := c.Auth; a != nil {
+		for _, f := range authFields {
+			if f.secret {
+				out = append(out, secretField{"auth." + f.name, f.field(a)})
+			}
+		}
 	}
-	return append(out, &v.Secret, &v.Password)
+	if v := c.Sync.Verify; v != nil {
+		for i := range v.Secrets {
+			out = append(out, secretField{indexPath("sync.verify.secrets", i), &v.Secrets[i]})
+		}
+		out = append(out,
+			secretField{"sync.verify.secret", &v.Secret},
+			secretField{"sync.verify.password", &v.Password})
+	}
+	if s := c.SOAP; s != nil {
+		out = append(out, secretField{"soap.password", &s.Password})
+		if w := s.WSSecurity; w != nil {
+			out = append(out, secretField{"soap.wsSecurity.password", &w.Password})
+		}
+	}
+	return out
 }
 
 // redactURL returns raw with any user information replaced by
@@ -80,6 +98,9 @@ func redactURL(raw string) string {
 // i = 0), and secret = "***" keeps old's secret (or its first of
 // secrets). So a rotation sends back ["***", "whsec_new"] to keep the
 // current secret and add a new one.
+//
+// SOAP's Password and WSSecurity.Password keep old's SOAP Password and
+// WSSecurity.Password.
 func (c Config) KeepSecrets(old Config) Config {
 	if c.Auth != nil {
 		a := *c.Auth
@@ -123,6 +144,23 @@ func (c Config) KeepSecrets(old Config) Config {
 		}
 		c.Sync.Verify = &v
 	}
+	if c.SOAP != nil {
+		s := c.SOAP.clone()
+		var was SOAPOptions
+		if old.SOAP != nil {
+			was = *old.SOAP
+		}
+		if s.Password == RedactedSecret {
+			s.Password = was.Password
+		}
+		if w := s.WSSecurity; w != nil && w.Password == RedactedSecret {
+			w.Password = ""
+			if was.WSSecurity != nil {
+				w.Password = was.WSSecurity.Password
+			}
+		}
+		c.SOAP = &s
+	}
 	return c
 }
 
@@ -143,6 +181,15 @@ func (c Config) clone() Config {
 		Outbound: maps.Clone(c.Mapping.Outbound),
 		Rename:   maps.Clone(c.Mapping.Rename),
 	}
+	if c.SOAP != nil {
+		s := c.SOAP.clone()
+		c.SOAP = &s
+	}
+	if c.GraphQL != nil {
+		g := *c.GraphQL
+		g.RetryCodes = slices.Clone(g.RetryCodes)
+		c.GraphQL = &g
+	}
 	return c
 }
 
@@ -153,6 +200,9 @@ func (c Config) clone() Config {
 //   - "file:PATH": the file's content without one trailing newline
 //     ("\n" or "\r\n"); a relative PATH is relative to the working
 //     directory;
+//   - a value sealed by EncryptSecrets ("enc:v1:…"): ErrSecretSealed,
+//     since the ciphertext is not the secret (open the
+//     configuration with DecryptSecrets first);
 //   - anything else: ref itself, a literal value.
 //
 // A reference that resolves to an empty secret is an error wrapping
@@ -160,6 +210,9 @@ func (c Config) clone() Config {
 // ResolveSecret reads the environment and files afresh on each call, so
 // that a rotated secret takes effect.
 func ResolveSecret(ref string) (string, error) {
+	if IsSealed(ref) {
+		return "", ErrSecretSealed
+	}
 	if name, ok := strings.CutPrefix(ref, "env:"); ok {
 		if !envName(name) {
 			return "", errors.New("secret reference: env: wants a variable name of letters, digits and '_'")

@@ -30,6 +30,8 @@ func (c Config) Validate() error {
 	p.resources(c.Resources)
 	p.mapping(d.Mapping, c.Resources, d.Resources)
 	p.delivery("delivery", d.Delivery)
+	p.soap(d.Type, d.SOAP)
+	p.graphql(d.Type, d.GraphQL)
 	return joinErrors(p)
 }
 
@@ -269,8 +271,12 @@ func (p *problems) auth(a *Auth) {
 			p.addf(path, "is the placeholder %q that responses show in place of a secret; send the secret itself", RedactedSecret)
 			continue
 		}
+		check := checkReference
+		if f.secret {
+			check = checkSecret
+		}
 		if f.secret || f.pem {
-			if err := checkReference(v); err != nil {
+			if err := check(v); err != nil {
 				p.add(path, err)
 				continue
 			}
@@ -326,6 +332,16 @@ func checkReference(v string) error {
 		return errors.New("file: reference: want a path after file:")
 	}
 	return nil
+}
+
+// checkSecret checks the form of a secret: an "env:NAME" or "file:PATH"
+// reference, a value sealed by EncryptSecrets, or a literal, which
+// passes. The error does not repeat the value.
+func checkSecret(v string) error {
+	if IsSealed(v) {
+		return checkSealed(v)
+	}
+	return checkReference(v)
 }
 
 // envName reports whether s is a portable environment variable name.

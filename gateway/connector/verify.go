@@ -67,9 +67,10 @@ const MaxVerifySecrets = 16
 const WebhookSecretPrefix = "whsec_"
 
 // Verify is how the gateway authenticates the webhooks a connector posts
-// to Sync.Path. Secret fields (Secrets, Secret, Password) hold values or
-// "env:NAME" / "file:PATH" references that ResolveSecret reads; they are
-// write-only: Redacted replaces them with "***".
+// to Sync.Path. Secret fields (Secrets, Secret, Password) hold values,
+// "env:NAME" / "file:PATH" references that ResolveSecret reads, or values
+// sealed by EncryptSecrets; they are write-only: Redacted replaces them
+// with "***".
 //
 // Each scheme uses some fields and requires some of them:
 //
@@ -243,10 +244,10 @@ func (p *problems) verify(path string, v Verify) {
 		p.addf(at("secrets"), "%d secrets; at most %d", len(v.Secrets), MaxVerifySecrets)
 	default:
 		if v.Secret != "" {
-			p.verifySecret(at("secret"), v.Secret, scheme)
+			p.secretValue(at("secret"), v.Secret, scheme)
 		}
 		for i, s := range v.Secrets {
-			p.verifySecret(indexPath(at("secrets"), i), s, scheme)
+			p.secretValue(indexPath(at("secrets"), i), s, scheme)
 		}
 	}
 
@@ -294,7 +295,7 @@ func (p *problems) verify(path string, v Verify) {
 		case !uses(VerifyBasic):
 			notUsed(f.name)
 		case f.secret:
-			p.verifySecret(at(f.name), f.v, scheme)
+			p.secretValue(at(f.name), f.v, scheme)
 		case strings.ContainsFunc(f.v, unicode.IsControl):
 			p.addf(at(f.name), "contains a control character")
 		case strings.Contains(f.v, ":"):
@@ -303,19 +304,21 @@ func (p *problems) verify(path string, v Verify) {
 	}
 }
 
-// verifySecret checks one secret of a Verify at path. The messages do not
-// repeat it.
-func (p *problems) verifySecret(path, s, scheme string) {
+// secretValue checks one secret at path: of a Verify whose scheme is
+// scheme, or of another part of the configuration (scheme ""). A value
+// sealed by EncryptSecrets is checked for its form only. The messages do
+// not repeat the secret.
+func (p *problems) secretValue(path, s, scheme string) {
 	switch {
 	case s == "":
 		p.addf(path, "empty secret")
 	case s == RedactedSecret:
 		p.addf(path, "is the placeholder %q that responses show in place of a secret; send the secret itself", RedactedSecret)
-	case checkReference(s) != nil:
-		p.add(path, checkReference(s))
+	case checkSecret(s) != nil:
+		p.add(path, checkSecret(s))
 	case strings.ContainsFunc(s, unicode.IsControl):
 		p.addf(path, "contains a control character")
-	case scheme == VerifyStandardWebhooks && !isReference(s):
+	case scheme == VerifyStandardWebhooks && !isReference(s) && !IsSealed(s):
 		if _, err := DecodeWebhookSecret(s); err != nil {
 			p.add(path, err)
 		}
@@ -341,7 +344,7 @@ func (p *problems) webhookVerify(d Config) {
 		// Auth's checks report placeholders, references and control
 		// characters; here only the form of a literal is left.
 		s := d.Auth.Secret
-		if s == RedactedSecret || isReference(s) || strings.ContainsFunc(s, unicode.IsControl) {
+		if s == RedactedSecret || isReference(s) || IsSealed(s) || strings.ContainsFunc(s, unicode.IsControl) {
 			return
 		}
 		if _, err := DecodeWebhookSecret(s); err != nil {
