@@ -74,7 +74,18 @@ const maxJSONDepth = 64
 
 // checkJSON tells what is wrong with a JSON body, and where: invalid
 // UTF-8, a syntax error, nesting deeper than maxJSONDepth, trailing data.
+// A good body is checked without allocating; only a bad one is walked
+// token by token (jsonProblem) to say where it goes wrong.
 func checkJSON(data []byte) error {
+	if utf8.Valid(data) && json.Valid(data) && depthWithin(data, maxJSONDepth) {
+		return nil
+	}
+	return jsonProblem(data)
+}
+
+// jsonProblem walks data token by token and tells what is wrong with it,
+// and where; nil when nothing is.
+func jsonProblem(data []byte) error {
 	bad := func(offset int64, what string) error {
 		line, col := position(data, offset)
 		return &statusError{status: http.StatusBadRequest, issue: fhir.Issue{
@@ -97,10 +108,14 @@ func checkJSON(data []byte) error {
 		return bad(0, "empty body")
 	}
 	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber() // a number too large for a float64 is still JSON
 	depth := 0
 	for {
 		tok, err := d.Token()
 		if err == io.EOF {
+			if depth > 0 { // Token stops quietly between the tokens of an unclosed value
+				return bad(int64(len(data)), "unexpected end of input")
+			}
 			return nil
 		}
 		if err != nil {
@@ -122,6 +137,34 @@ func checkJSON(data []byte) error {
 			}
 		}
 	}
+}
+
+// depthWithin tells whether the objects and arrays of valid JSON nest at
+// most max deep.
+func depthWithin(data []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return false
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return true
 }
 
 // position turns a byte offset into a 1-based line and column.

@@ -61,6 +61,12 @@ type Config struct {
 	// auth.NewClient.
 	Clients func(cfg connector.Config) (*http.Client, error) `json:"-" yaml:"-"`
 
+	// SecretKey seals the connectors' secrets in the store (AES-256-GCM, 32
+	// bytes; see connector.SecretKey). Default: a key New generates once
+	// and keeps beside the store (secret.key, mode 0600) — set it from
+	// LIAISON_SECRET_KEY so that the store alone reveals nothing.
+	SecretKey []byte `json:"-" yaml:"-"`
+
 	// PublicURL is where outside systems reach the gateway
 	// (https://liaison.example.org): webhook connectors subscribe with
 	// PublicURL + sync.path as their callback. Default none: webhook

@@ -91,7 +91,11 @@ func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, erro
 	} else if len(errs) == 0 {
 		sender, err := adapter(cfg, lc.client)
 		if err != nil {
-			errs = append(errs, &connector.FieldError{Field: "endpoint", Err: err})
+			var fe *connector.FieldError
+			if !errors.As(err, &fe) {
+				err = &connector.FieldError{Field: "endpoint", Err: err}
+			}
+			errs = append(errs, err)
 		}
 		lc.sender = sender
 	}
@@ -210,9 +214,10 @@ func (g *Gateway) loadConnectors() error {
 		return fmt.Errorf("load connectors: %w", err)
 	}
 	for _, sc := range stored {
-		var cfg connector.Config
-		if err := json.Unmarshal(sc.Config, &cfg); err != nil {
-			return fmt.Errorf("connector %s: stored configuration: %w", sc.ID, err)
+		cfg, err := g.storedConfig(&sc)
+		if err != nil {
+			g.log.Error("connector cannot run", "connector", sc.ID, "error", err)
+			continue
 		}
 		lc, err := g.prepare(sc.ID, cfg)
 		if err != nil {
@@ -258,7 +263,11 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 	if err != nil {
 		return nil, err
 	}
-	data, err := json.Marshal(lc.cfg)
+	sealed, err := lc.cfg.EncryptSecrets(g.cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(sealed)
 	if err != nil {
 		return nil, err
 	}
@@ -288,6 +297,16 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 		g.startPolling(lc)
 	}
 	return &saved, nil
+}
+
+// storedConfig reads a stored connector's configuration, its secrets
+// unsealed.
+func (g *Gateway) storedConfig(sc *store.Connector) (connector.Config, error) {
+	var cfg connector.Config
+	if err := json.Unmarshal(sc.Config, &cfg); err != nil {
+		return cfg, fmt.Errorf("connector %s: stored configuration: %w", sc.ID, err)
+	}
+	return cfg.DecryptSecrets(g.cfg.SecretKey)
 }
 
 // connectorDisabled is called by the outbox after a 410 Gone.
@@ -430,7 +449,8 @@ func (g *Gateway) updateConnector(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(sc.Config, &old)
+		old, err = g.storedConfig(sc)
+		return err
 	})
 	if err != nil {
 		return notFound(err, "connector", id)

@@ -5,16 +5,20 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/outbox"
 	"github.com/liaisonhq/liaison/gateway/store"
 	"github.com/liaisonhq/liaison/mappings"
@@ -80,6 +84,14 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.store = st
 	g.outbox = outbox.New(st, outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled}, log)
+	if g.cfg.SecretKey == nil {
+		key, err := keptSecretKey(cfg.DataDir, log)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		g.cfg.SecretKey = key
+	}
 	if err := g.setUpToken(); err != nil {
 		st.Close()
 		return nil, err
@@ -240,6 +252,26 @@ func (g *Gateway) setUpToken() error {
 	}
 	g.generated = token
 	return nil
+}
+
+// keptSecretKey reads the secret key kept beside the store, generating it
+// on first use.
+func keptSecretKey(dir string, log *slog.Logger) ([]byte, error) {
+	path := filepath.Join(dir, "secret.key")
+	if data, err := os.ReadFile(path); err == nil {
+		key, err := connector.SecretKey(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return key, nil
+	}
+	key := make([]byte, connector.SecretKeySize)
+	rand.Read(key)
+	if err := os.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(key)+"\n"), 0o600); err != nil {
+		return nil, fmt.Errorf("keep the secret key: %w", err)
+	}
+	log.Warn("generated a secret key beside the store: set LIAISON_SECRET_KEY (base64 of 32 bytes) to keep it elsewhere", "path", path)
+	return key, nil
 }
 
 // authorized tells whether a bearer token is the admin token, in constant time.

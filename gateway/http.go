@@ -17,6 +17,7 @@ func newAPI(g *Gateway) *echo.Echo {
 	e.HideBanner = true
 	e.HidePort = true
 	e.HTTPErrorHandler = g.writeError
+	e.Pre(decodedPath)
 	e.Use(g.logRequests)
 
 	e.GET("/healthz", g.healthz)
@@ -49,6 +50,19 @@ func newAPI(g *Gateway) *echo.Echo {
 	api.GET("/mappings", g.listMappings)
 	api.POST("/mappings/:name/test", g.testMapping)
 	return e
+}
+
+// decodedPath makes Echo route on the request's decoded path. Echo
+// otherwise matches the path as the client escaped it whenever that
+// differs from Go's own escaping, and hands out its parameters still
+// escaped: an id "MRN:1" sent as MRN%3A1 (as encodeURIComponent writes
+// it) would not be found. A "/" escaped as %2F becomes a path separator,
+// which no name may hold anyway.
+func decodedPath(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Request().URL.RawPath = ""
+		return next(c)
+	}
 }
 
 // requireAdmin lets a management call through only with the admin token:

@@ -66,7 +66,7 @@ func idOf(rec map[string]any, key string) (string, bool) {
 	case string:
 		return v, validName(v)
 	case json.Number:
-		return v.String(), true
+		return v.String(), validName(v.String())
 	}
 	return "", false
 }

@@ -1,9 +1,12 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -83,5 +86,37 @@ func TestRegistrationRetriesSetUp(t *testing.T) {
 	})
 	if n := calls.Load(); n != 3 {
 		t.Errorf("%d token requests, want 3 (two refused, one retried in the background)", n)
+	}
+}
+
+// Connector secrets are sealed in the store: the file holds no secret in
+// the clear, and a restart unseals them with the kept key.
+func TestSecretsSealedAtRest(t *testing.T) {
+	dir := t.TempDir()
+	lv := startLive(t, Config{DataDir: dir})
+	var c map[string]any
+	if code := lv.call("POST", "/api/external-connectors", map[string]any{
+		"name": "Registry", "type": "rest", "endpoint": "http://127.0.0.1:1/r", "resources": []string{"Patient"},
+		"auth": map[string]any{"scheme": "bearer", "token": "Canary-Token-8c1d2f"},
+	}, &c); code != 201 {
+		t.Fatalf("register: %d %v", code, c)
+	}
+	id := c["connectorId"].(string)
+	lv.stop()
+	data, err := os.ReadFile(filepath.Join(dir, "liaison.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(data, []byte("Canary-Token-8c1d2f")) {
+		t.Fatal("the store holds the secret in the clear")
+	}
+	again := startLive(t, Config{DataDir: dir})
+	var shown map[string]any
+	again.call("GET", "/api/external-connectors/"+id, nil, &shown)
+	if shown["status"] != "connected" || shown["auth"].(map[string]any)["token"] != "***" {
+		t.Errorf("after a restart: %v", shown)
+	}
+	if lc := again.g.live(id); lc == nil {
+		t.Error("the connector did not come back after a restart")
 	}
 }

@@ -49,6 +49,13 @@ func (g *Gateway) translate(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Input == transform.FormatJSON {
+		// As for records: the JSON decoder would turn invalid UTF-8 into
+		// U+FFFD and answer 200 with the text changed.
+		if err := checkJSON(data); err != nil {
+			return err
+		}
+	}
 	outs, err := m.Translate(data)
 	if err != nil {
 		return translateError(err)

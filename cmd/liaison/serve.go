@@ -68,6 +68,14 @@ a mappings folder and delivery defaults, loaded at start.`)
 	cfg.Mappings = set
 	cfg.Adapters = adapters()
 	cfg.AdminToken = os.Getenv("LIAISON_ADMIN_TOKEN")
+	if text := os.Getenv("LIAISON_SECRET_KEY"); text != "" {
+		key, err := connector.SecretKey(text)
+		if err != nil {
+			fmt.Fprintf(s.err, "liaison serve: LIAISON_SECRET_KEY: %v\n", err)
+			return exitFail
+		}
+		cfg.SecretKey = key
+	}
 
 	g, err := gateway.New(cfg, log)
 	if errors.Is(err, store.ErrLocked) {

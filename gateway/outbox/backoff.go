@@ -13,7 +13,8 @@ type Policy struct {
 	Timeout        time.Duration // bounds one attempt; default 30s
 	Concurrency    int           // records delivered at once; default 8
 	// BreakerCooldown is how long the circuit breaker stays open the first
-	// time; it doubles with every failed probe, up to 5m. Default 5s.
+	// time; it doubles with every failed probe, up to 5m or MaxBackoff,
+	// whichever is shorter. Default 5s, or MaxBackoff when that is shorter.
 	BreakerCooldown time.Duration
 }
 
@@ -37,7 +38,9 @@ func (p Policy) withDefaults() Policy {
 		p.Concurrency = 8
 	}
 	if p.BreakerCooldown <= 0 {
-		p.BreakerCooldown = breakerCooldown
+		// The breaker never holds a message back longer than its own
+		// backoff would.
+		p.BreakerCooldown = min(breakerCooldown, p.MaxBackoff)
 	}
 	return p
 }

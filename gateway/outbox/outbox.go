@@ -106,6 +106,21 @@ func (o *Outbox) Stop(connector string) {
 	}
 }
 
+// retire forgets w, unless Start has replaced it since, and waits for its
+// deliveries under way to end: a worker stopping itself (after a 410 Gone)
+// must not stop the one a resume has started meanwhile.
+func (o *Outbox) retire(w *worker) {
+	o.mu.Lock()
+	if o.workers[w.conn] == w {
+		delete(o.workers, w.conn)
+	}
+	o.mu.Unlock()
+	w.stop()
+	if w.done != nil {
+		<-w.done
+	}
+}
+
 // Notify tells the workers of the connectors that messages were queued
 // for them, so they look at once rather than at their next timer.
 func (o *Outbox) Notify(connectors ...string) {

@@ -25,7 +25,8 @@ type worker struct {
 	done    chan struct{}
 
 	mu       sync.Mutex
-	inflight map[string]bool // lanes being delivered
+	inflight map[string]bool // lanes being delivered: sent, or their attempt being recorded
+	sending  int             // deliveries waiting for the connector: at most Policy.Concurrency
 	// settled holds the lanes whose delivery was recorded since dispatch
 	// last looked: a read of the store that began before that commit may
 	// still show the delivered message at the head of its lane, so
@@ -76,7 +77,7 @@ func (w *worker) dispatch(ctx context.Context, deliveries *sync.WaitGroup) time.
 	}
 	now := time.Now()
 	w.mu.Lock()
-	free := w.policy.Concurrency - len(w.inflight)
+	free := w.policy.Concurrency - w.sending
 	clear(w.settled) // what settled before this look, the look below sees
 	w.mu.Unlock()
 	allowed, retryAt := w.breaker.allow(now, free)
@@ -100,6 +101,7 @@ func (w *worker) dispatch(ctx context.Context, deliveries *sync.WaitGroup) time.
 	for _, m := range due {
 		w.mu.Lock()
 		w.inflight[m.Lane()] = true
+		w.sending++
 		w.mu.Unlock()
 		deliveries.Add(1)
 		go func() {
@@ -133,7 +135,10 @@ func (w *worker) busy(lane string) bool {
 	return w.inflight[lane] || w.settled[lane]
 }
 
-// deliver sends one message and records the attempt.
+// deliver sends one message and records the attempt. Its slot of
+// Policy.Concurrency is free once the connector has answered, so another
+// lane is sent while this attempt waits for its commit; its lane stays
+// busy until the attempt is recorded, which keeps the lane in order.
 func (w *worker) deliver(ctx context.Context, m *store.Message) {
 	defer func() {
 		w.mu.Lock()
@@ -151,13 +156,24 @@ func (w *worker) deliver(ctx context.Context, m *store.Message) {
 	})
 	cancel()
 	took := time.Since(start)
-	if ctx.Err() != nil {
-		// Stopped (shutdown, pause, delete) while sending: the attempt says
-		// nothing about the connector. The message stays where it was and
-		// is sent again, with the same idempotency key.
+	// Stopped (shutdown, pause, delete) while sending, the attempt says
+	// nothing about the connector: the message stays where it was and is
+	// sent again, with the same idempotency key. Otherwise the breaker
+	// learns the outcome before the slot is free.
+	stopped := ctx.Err() != nil
+	var state store.State
+	var next time.Time
+	var gone bool
+	if !stopped {
+		state, next, gone = w.classify(m, err, start.Add(took))
+	}
+	w.mu.Lock()
+	w.sending--
+	w.mu.Unlock()
+	w.poke()
+	if stopped {
 		return
 	}
-	state, next, gone := w.classify(m, err, start.Add(took))
 	a := attemptRecord(start, took, err)
 	werr := w.o.store.Update(context.Background(), func(tx *store.Tx) error {
 		if _, err := tx.Finish(m.ID, a, state, next); err != nil {
@@ -187,8 +203,8 @@ func (w *worker) deliver(ctx context.Context, m *store.Message) {
 		"state", string(state), "status", a.Status, "duration_ms", took.Milliseconds())
 	if gone {
 		w.o.log.Warn("connector disabled: 410 Gone", "connector", m.Connector)
-		w.stop() // no further send starts; Stop below forgets the worker
-		go w.o.Stop(m.Connector)
+		w.stop() // no further send starts; retire forgets the worker
+		go w.o.retire(w)
 		if w.o.cfg.OnDisabled != nil {
 			w.o.cfg.OnDisabled(m.Connector)
 		}
