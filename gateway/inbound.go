@@ -25,6 +25,9 @@ type inbound struct {
 	conn       *liveConnector
 	deliveryID string // "" when the sender gives none: nothing to deduplicate
 	payload    []byte
+	// items, when set, are the records of a page of a REST poll, in place
+	// of payload.
+	items []map[string]any
 	// cursorKey and cursor, when set, are stored in the same commit: how
 	// far a poll has come.
 	cursorKey, cursor string
@@ -90,7 +93,21 @@ func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
 	lc := in.conn
 	var records []map[string]any
 	var types []string
-	if res, _, err := fhir.Parse(in.payload); err == nil && res.Type() != "" {
+	if in.items != nil {
+		typ := lc.cfg.Resources[0]
+		for _, rec := range in.items {
+			if m := lc.inbound[typ]; m != nil {
+				out, err := m.Map(rec)
+				if err != nil {
+					return nil, mappingError(lc, typ, err)
+				}
+				if rec, _ = out.(map[string]any); rec == nil {
+					return nil, mappingError(lc, typ, errors.New("the inbound mapping did not produce a record object"))
+				}
+			}
+			records, types = append(records, rec), append(types, typ)
+		}
+	} else if res, _, err := fhir.Parse(in.payload); err == nil && res.Type() != "" {
 		resources := []fhir.Resource{res}
 		if res.Type() == "Bundle" {
 			resources = fhir.Entries(res)

@@ -1,11 +1,14 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -53,7 +56,7 @@ func (g *Gateway) startPolling(lc *liveConnector) {
 		stop()
 		delete(p.cancel, lc.id)
 	}
-	if p.ctx == nil || lc.cfg.Sync.Mode != connector.ModePoll || lc.cfg.Type != connector.FHIR {
+	if p.ctx == nil || lc.cfg.Sync.Mode != connector.ModePoll || (lc.cfg.Type != connector.FHIR && lc.cfg.Type != connector.REST) {
 		return
 	}
 	ctx, cancel := context.WithCancel(p.ctx)
@@ -136,9 +139,13 @@ func (g *Gateway) pull(ctx context.Context, lc *liveConnector, full bool) {
 // pullAll pulls every record type of the connector and records the outcome.
 func (g *Gateway) pullAll(ctx context.Context, lc *liveConnector, full bool) {
 	var err error
-	for _, typ := range lc.cfg.Resources {
-		if err = g.pullType(ctx, lc, typ, full); err != nil {
-			break
+	if lc.cfg.Type == connector.REST {
+		err = g.pullREST(ctx, lc, full)
+	} else {
+		for _, typ := range lc.cfg.Resources {
+			if err = g.pullType(ctx, lc, typ, full); err != nil {
+				break
+			}
 		}
 	}
 	p := &g.pollers
@@ -294,3 +301,136 @@ func (g *Gateway) progressOf(id string) *syncProgress {
 // running tells whether a connector is neither paused nor disabled: its
 // deliveries run.
 func (g *Gateway) running(id string) bool { return g.outbox.Status(id).Running }
+
+// maxRESTPages bounds one pull of a REST API.
+const maxRESTPages = 1000
+
+// pullREST pulls a REST API's changes since the cursor: GET
+// {endpoint}?{since}={cursor}, the items at sync.items, ordered by their
+// sync.cursor field; again from the new cursor until a page brings nothing
+// new. Each page is one commit with its cursor.
+func (g *Gateway) pullREST(ctx context.Context, lc *liveConnector, full bool) error {
+	if len(lc.cfg.Resources) != 1 {
+		return fmt.Errorf("polling a REST API needs exactly one record type in resources")
+	}
+	key := cursorKey(lc.id, lc.cfg.Resources[0])
+	var cursor string
+	if !full {
+		g.store.View(func(tx *store.Tx) error {
+			cursor = string(tx.Meta(key))
+			return nil
+		})
+	}
+	since := lc.cfg.Sync.Since
+	if since == "" {
+		since = "since"
+	}
+	for range maxRESTPages {
+		u, err := url.Parse(lc.cfg.Endpoint)
+		if err != nil {
+			return err
+		}
+		if cursor != "" {
+			q := u.Query()
+			q.Set(since, cursor)
+			u.RawQuery = q.Encode()
+		}
+		items, err := g.fetchItems(ctx, lc, u.String())
+		if err != nil {
+			return err
+		}
+		newCursor := cursor
+		for _, it := range items {
+			if v := cursorText(it[lc.cfg.Sync.Cursor]); later(v, newCursor) {
+				newCursor = v
+			}
+		}
+		if len(items) > 0 {
+			if _, _, err := g.receive(ctx, inbound{conn: lc, items: items, cursorKey: key, cursor: newCursor}); err != nil {
+				return fmt.Errorf("page: %w", err)
+			}
+		}
+		g.pollers.mu.Lock()
+		if prog := g.pollers.progress[lc.id]; prog != nil {
+			prog.Pages++
+			prog.Resources += len(items)
+		}
+		g.pollers.mu.Unlock()
+		if len(items) == 0 || newCursor == cursor {
+			return nil
+		}
+		cursor = newCursor
+	}
+	return fmt.Errorf("more than %d pages in one pull", maxRESTPages)
+}
+
+// fetchItems GETs a page of a REST API and returns the items at sync.items.
+func (g *Gateway) fetchItems(ctx context.Context, lc *liveConnector, u string) ([]map[string]any, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	res, err := lc.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("poll: %w", scrubURL(err))
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(res.Body, maxPollPage))
+	if err != nil {
+		return nil, fmt.Errorf("poll: %w", scrubURL(err))
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("poll: %s", res.Status)
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.UseNumber()
+	var doc any
+	if err := d.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("poll: the answer is not JSON")
+	}
+	if p := lc.cfg.Sync.Items; p != "" {
+		for _, part := range strings.Split(p, ".") {
+			obj, _ := doc.(map[string]any)
+			doc = obj[part]
+		}
+	}
+	list, ok := doc.([]any)
+	if !ok && doc != nil {
+		return nil, fmt.Errorf("poll: no array of items at %q", lc.cfg.Sync.Items)
+	}
+	items := make([]map[string]any, 0, len(list))
+	for _, it := range list {
+		rec, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("poll: an item at %q is not an object", lc.cfg.Sync.Items)
+		}
+		items = append(items, rec)
+	}
+	return items, nil
+}
+
+// cursorText is a cursor field's value as text.
+func cursorText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		return x.String()
+	}
+	return ""
+}
+
+// later tells whether cursor value a comes after b: numerically when both
+// are numbers, else as text (ISO 8601 times order as text).
+func later(a, b string) bool {
+	if b == "" {
+		return a != ""
+	}
+	fa, errA := strconv.ParseFloat(a, 64)
+	fb, errB := strconv.ParseFloat(b, 64)
+	if errA == nil && errB == nil {
+		return fa > fb
+	}
+	return a > b
+}

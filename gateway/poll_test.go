@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -163,5 +164,72 @@ func TestPollFHIR(t *testing.T) {
 	lv.call("GET", "/api/records/Appointment/E7", nil, &rec)
 	if rec["version"] != float64(2) || rec["source"] != ehrID {
 		t.Errorf("record E7 = %v", rec)
+	}
+}
+
+// A REST API is polled by a cursor field: items at a dotted path, the
+// largest cursor value becomes the next ?since=, and each page is one
+// commit with its cursor.
+func TestPollREST(t *testing.T) {
+	var mu sync.Mutex
+	items := []map[string]any{}
+	for i := range 5 {
+		items = append(items, map[string]any{"appointmentId": fmt.Sprint("R", i), "patientId": "P1", "status": "booked",
+			"updatedAt": fmt.Sprintf("2024-06-15T10:00:0%dZ", i)})
+	}
+	var sinces []string
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		since := r.URL.Query().Get("since")
+		sinces = append(sinces, since)
+		var page []map[string]any
+		for _, it := range items {
+			if it["updatedAt"].(string) > since {
+				page = append(page, it)
+			}
+		}
+		json.NewEncoder(w).Encode(map[string]any{"data": map[string]any{"items": page}})
+	}))
+	defer api.Close()
+	var got sync.Map
+	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var rec map[string]any
+		json.NewDecoder(r.Body).Decode(&rec)
+		got.Store(rec["appointmentId"], rec["status"])
+	}))
+	defer sink.Close()
+
+	lv := startLive(t, Config{})
+	var c map[string]any
+	lv.call("POST", "/api/external-connectors", map[string]any{
+		"name": "Sink", "type": "rest", "endpoint": sink.URL, "resources": []string{"Appointment"},
+	}, &c)
+	var p map[string]any
+	if code := lv.call("POST", "/api/external-connectors", map[string]any{
+		"name": "Scheduler", "type": "rest", "endpoint": api.URL + "/changes", "resources": []string{"Appointment"},
+		"sync": map[string]any{"mode": "poll", "interval": "1h", "items": "data.items", "cursor": "updatedAt"},
+	}, &p); code != 201 {
+		t.Fatalf("register: %d %v", code, p)
+	}
+	id := p["connectorId"].(string)
+	lv.waitFor("five records", func() bool {
+		n := 0
+		got.Range(func(any, any) bool { n++; return true })
+		return n == 5
+	})
+	mu.Lock()
+	items = append(items, map[string]any{"appointmentId": "R1", "patientId": "P1", "status": "cancelled", "updatedAt": "2024-06-15T11:00:00Z"})
+	mu.Unlock()
+	// An update restarts the poll loop: a scheduled pull from the cursor.
+	lv.call("PUT", "/api/external-connectors/"+id, map[string]any{
+		"name": "Scheduler", "type": "rest", "endpoint": api.URL + "/changes", "resources": []string{"Appointment"},
+		"sync": map[string]any{"mode": "poll", "interval": "1h", "items": "data.items", "cursor": "updatedAt"},
+	}, nil)
+	lv.waitFor("the cancellation", func() bool { v, _ := got.Load("R1"); return v == "cancelled" })
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Contains(sinces, "2024-06-15T10:00:04Z") {
+		t.Errorf("since values asked: %v", sinces)
 	}
 }

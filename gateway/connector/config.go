@@ -124,6 +124,14 @@ type Sync struct {
 	Path     string   `json:"path,omitempty" yaml:"path,omitempty"`         // webhook: the gateway path it posts to
 	Interval Duration `json:"interval,omitempty" yaml:"interval,omitempty"` // poll: how often, at least 1s
 	Subject  string   `json:"subject,omitempty" yaml:"subject,omitempty"`   // queue: subject or queue name
+	// Items, Cursor and Since configure polling a REST API (poll mode,
+	// type rest): GET {endpoint}?{Since}={cursor} answers JSON whose items
+	// are at the dotted path Items ("" for a top-level array, "data.items"),
+	// and each item's field Cursor (required) orders them; the largest
+	// value seen becomes the next cursor. Since defaults to "since".
+	Items  string `json:"items,omitempty" yaml:"items,omitempty"`
+	Cursor string `json:"cursor,omitempty" yaml:"cursor,omitempty"`
+	Since  string `json:"since,omitempty" yaml:"since,omitempty"`
 	// Verify is how the gateway authenticates the webhooks posted to
 	// Path (webhook mode only). Nil: in the seed's form, Auth.Secret
 	// means Standard Webhooks verification; see Config.WebhookVerify.

@@ -340,6 +340,9 @@ func (d *decoder) sync(path string, n *node) Sync {
 		"path":     func(p string, v *node) { s.Path = d.str(p, v) },
 		"interval": func(p string, v *node) { s.Interval = d.duration(p, v) },
 		"subject":  func(p string, v *node) { s.Subject = d.str(p, v) },
+		"items":    func(p string, v *node) { s.Items = d.str(p, v) },
+		"cursor":   func(p string, v *node) { s.Cursor = d.str(p, v) },
+		"since":    func(p string, v *node) { s.Since = d.str(p, v) },
 		"verify":   func(p string, v *node) { s.Verify = d.verify(p, v) },
 	})
 	return s

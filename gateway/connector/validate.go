@@ -181,6 +181,14 @@ func (p *problems) sync(t Type, s Sync) {
 		p.addf("sync.interval", "only used in poll mode (the mode is %s)", s.Mode)
 	}
 
+	restPoll := s.Mode == ModePoll && t == REST
+	switch {
+	case restPoll && s.Cursor == "":
+		p.add("sync.cursor", fmt.Errorf("%w for polling a REST API: the item field that orders changes", ErrRequired))
+	case !restPoll && (s.Cursor != "" || s.Items != "" || s.Since != ""):
+		p.addf("sync.cursor", "items, cursor and since are only used when polling a REST API")
+	}
+
 	switch {
 	case s.Mode == ModeQueue && s.Subject == "":
 		p.add("sync.subject", fmt.Errorf("%w for queue mode", ErrRequired))
