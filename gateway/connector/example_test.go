@@ -77,6 +77,7 @@ func ExampleConfig_Validate() {
 	// Output:
 	// endpoint: want an absolute http or https URL
 	// sync.interval: required for poll mode: at least 1s
+	// sync.cursor: required for polling a REST API: the item field that orders changes
 	// auth.password: is the placeholder "***" that responses show in place of a secret; send the secret itself
 }
 

@@ -36,7 +36,7 @@ func TestLoadFile(t *testing.T) {
 				Type:      REST,
 				Endpoint:  "https://scheduler.test/api",
 				Auth:      &Auth{Scheme: SchemeAPIKey, Key: "file:/run/secrets/scheduler"},
-				Sync:      Sync{Mode: ModePoll, Interval: Duration(5 * time.Minute)},
+				Sync:      Sync{Mode: ModePoll, Interval: Duration(5 * time.Minute), Cursor: "updatedAt"},
 				Resources: []string{"Appointment"},
 				Mapping: Mapping{
 					Inbound:  map[string]string{"Appointment": "scheduler-to-hms"},
@@ -125,7 +125,7 @@ func TestParseFileErrors(t *testing.T) {
 			"c.yaml:2:5: connectors[0].name: required"},
 		{"empty entry", "connectors:\n  -\n", "c.yaml:2:4: connectors[0].name: required\n" +
 			"c.yaml:2:4: connectors[0].type: required: one of fhir, rest, soap, graphql, webhook, nats, amqp"},
-		{"bad value", conn + "    sync: {mode: poll, interval: 0.5}\n",
+		{"bad value", conn + "    sync: {mode: poll, interval: 0.5, cursor: updatedAt}\n",
 			"c.yaml:5:34: connectors[0].sync.interval: 500ms is less than 1s"},
 		{"decode error hides what follows from it", conn + "    auth: {scheme: [bearer], token: t}\n",
 			"c.yaml:5:20: connectors[0].auth.scheme: want a string, got an array"},
