@@ -1,0 +1,8 @@
+//go:build !linux
+
+package amqpq
+
+import "syscall"
+
+// procAttr puts a server in a process group of its own.
+func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }

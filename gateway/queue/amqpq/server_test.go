@@ -1,0 +1,207 @@
+package amqpq
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// rabbitStartTimeout bounds a RabbitMQ start, until AMQP answers.
+const rabbitStartTimeout = 60 * time.Second
+
+// rabbitServer is a RabbitMQ node that a test started, with an epmd of its
+// own, everything on 127.0.0.1 and in a temporary directory.
+type rabbitServer struct {
+	bin, epmdBin             string
+	port, distPort, epmdPort int
+	dir, log                 string
+	rmq, epmd                *proc
+}
+
+// startRabbit starts a RabbitMQ node: its own epmd (ERL_EPMD_PORT) and
+// rabbitmq-server with RABBITMQ_NODE_PORT, RABBITMQ_DIST_PORT and a node
+// name liaison-test-<port>@localhost, its database, logs and plugins file
+// in a temporary directory. It waits until the broker accepts an AMQP
+// connection (at most rabbitStartTimeout), and kills both process groups
+// when the test ends. It skips the test when RabbitMQ is not installed
+// (scripts/test installs it).
+func startRabbit(t *testing.T) *rabbitServer {
+	t.Helper()
+	// Debian's /usr/sbin/rabbitmq-server re-runs itself as the rabbitmq
+	// user through su; the script it runs takes the environment as is.
+	bin := "/usr/lib/rabbitmq/bin/rabbitmq-server"
+	if _, err := os.Stat(bin); err != nil {
+		if bin, err = exec.LookPath("rabbitmq-server"); err != nil {
+			t.Skip("rabbitmq-server is not installed (apt-get install rabbitmq-server, or run scripts/test, which installs it)")
+		}
+	}
+	epmd, err := exec.LookPath("epmd")
+	if err != nil {
+		t.Skip("epmd (Erlang) is not installed (apt-get install rabbitmq-server, or run scripts/test, which installs it)")
+	}
+	dir := t.TempDir()
+	s := &rabbitServer{
+		bin: bin, epmdBin: epmd,
+		port: freePort(t), distPort: freePort(t), epmdPort: freePort(t),
+		dir: dir, log: filepath.Join(dir, "rabbitmq.log"),
+	}
+	files := map[string]string{
+		"enabled_plugins": "[].\n",
+		// A small maximum, so that a test can exceed it.
+		"rabbitmq.conf": "max_message_size = 1048576\n",
+	}
+	for name, content := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(s.stop)
+	s.epmd = s.spawn(t, s.epmdBin, []string{"-port", strconv.Itoa(s.epmdPort)}, nil)
+	// Wait for it: else the node starts an epmd daemon of its own, which
+	// would outlive the test.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(s.epmdPort), time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("epmd not listening after 5s: %v\n%s", err, s.tail())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	s.start(t)
+	return s
+}
+
+// url is the broker's AMQP URI, as guest (allowed from the loopback).
+func (s *rabbitServer) url() string { return "amqp://127.0.0.1:" + strconv.Itoa(s.port) + "/" }
+
+// start starts rabbitmq-server and waits until it accepts an AMQP
+// connection.
+func (s *rabbitServer) start(t *testing.T) {
+	t.Helper()
+	env := []string{
+		"HOME=" + s.dir, // the Erlang cookie
+		// The script then execs the Erlang VM instead of running it as a
+		// child: so the VM is the process killed with the test binary.
+		"RUNNING_UNDER_SYSTEMD=true",
+		"RABBITMQ_NODENAME=liaison-test-" + strconv.Itoa(s.port) + "@localhost",
+		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
+		"RABBITMQ_NODE_PORT=" + strconv.Itoa(s.port),
+		"RABBITMQ_DIST_PORT=" + strconv.Itoa(s.distPort),
+		"ERL_EPMD_PORT=" + strconv.Itoa(s.epmdPort),
+		"RABBITMQ_MNESIA_BASE=" + filepath.Join(s.dir, "mnesia"),
+		"RABBITMQ_LOG_BASE=" + filepath.Join(s.dir, "log"),
+		"RABBITMQ_LOGS=-", // to the log file below
+		"RABBITMQ_ENABLED_PLUGINS_FILE=" + filepath.Join(s.dir, "enabled_plugins"),
+		"RABBITMQ_PLUGINS_EXPAND_DIR=" + filepath.Join(s.dir, "plugins-expand"),
+		"RABBITMQ_CONFIG_FILE=" + filepath.Join(s.dir, "rabbitmq"),
+		"RABBITMQ_ADVANCED_CONFIG_FILE=" + filepath.Join(s.dir, "advanced.config"),
+		"RABBITMQ_CONF_ENV_FILE=" + filepath.Join(s.dir, "rabbitmq-env.conf"),
+	}
+	began := time.Now()
+	s.rmq = s.spawn(t, s.bin, nil, env)
+	deadline := began.Add(rabbitStartTimeout)
+	for {
+		conn, err := amqp.DialConfig(s.url(), amqp.Config{Dial: amqp.DefaultDial(time.Second)})
+		if err == nil {
+			_ = conn.Close()
+			t.Logf("rabbitmq-server %s ready in %v", s.url(), time.Since(began).Round(time.Millisecond))
+			return
+		}
+		select {
+		case <-s.rmq.done:
+			t.Fatalf("rabbitmq-server exited while starting:\n%s", s.tail())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rabbitmq-server not ready after %v: %v\n%s", rabbitStartTimeout, err, s.tail())
+		}
+	}
+}
+
+// spawn starts bin, its output appended to the log file.
+func (s *rabbitServer) spawn(t *testing.T, bin string, args, env []string) *proc {
+	t.Helper()
+	out, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = s.dir
+	cmd.Env = append(environ(), env...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, out
+	p, err := spawn(cmd)
+	if err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	return p
+}
+
+// environ is the test's environment less what would steer RabbitMQ or
+// Erlang elsewhere: RABBITMQ_*, ERL_*, NOTIFY_SOCKET.
+func environ() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RABBITMQ_") && !strings.HasPrefix(kv, "ERL_") && !strings.HasPrefix(kv, "NOTIFY_SOCKET=") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// pause stops the broker (SIGSTOP): connections stay open, nothing
+// answers. resume lets it go on.
+func (s *rabbitServer) pause()  { s.rmq.signal(syscall.SIGSTOP) }
+func (s *rabbitServer) resume() { s.rmq.signal(syscall.SIGCONT) }
+
+// stop kills the broker and its epmd.
+func (s *rabbitServer) stop() {
+	s.rmq.kill()
+	s.epmd.kill()
+	s.rmq, s.epmd = nil, nil
+}
+
+// restart kills the broker and starts it again on the same ports and
+// database.
+func (s *rabbitServer) restart(t *testing.T) {
+	t.Helper()
+	s.rmq.kill()
+	s.start(t)
+}
+
+// tail returns the end of the log.
+func (s *rabbitServer) tail() string {
+	b, _ := os.ReadFile(s.log)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// closedURL returns the URI of a port on which nothing listens.
+func closedURL(t *testing.T) string {
+	return fmt.Sprintf("amqp://127.0.0.1:%d/", freePort(t))
+}
