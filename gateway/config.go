@@ -56,9 +56,15 @@ type Config struct {
 	// the full registry; tests build their own.
 	Adapters Adapters `json:"-" yaml:"-"`
 
+	// Consumers builds the consumer of each queue connector type (nats,
+	// amqp). Default none: queue connectors are registered but consume
+	// nothing. cmd/liaison passes the full list.
+	Consumers map[connector.Type]ConsumerFactory `json:"-" yaml:"-"`
+
 	// Clients builds the HTTP client of a connector, with its outbound auth:
 	// its adapter delivers through it and polls use it. Default
-	// auth.NewClient.
+	// auth.NewClient over a transport that keeps an idle connection per
+	// delivery slot (Delivery.Concurrency).
 	Clients func(cfg connector.Config) (*http.Client, error) `json:"-" yaml:"-"`
 
 	// SecretKey seals the connectors' secrets in the store (AES-256-GCM, 32

@@ -34,6 +34,16 @@ type liveConnector struct {
 	client   *http.Client    // for what the gateway asks of the system (polls)
 }
 
+// close releases what the connector's sender holds (a queue connection).
+func (lc *liveConnector) close() {
+	if c, ok := lc.sender.(interface{ Close() error }); ok {
+		c.Close()
+	}
+	if lc.client != nil {
+		lc.client.CloseIdleConnections()
+	}
+}
+
 // sends tells whether the connector takes changes of a record type.
 func (lc *liveConnector) sends(typ string) bool {
 	_, ok := lc.outbound[typ]
@@ -66,7 +76,14 @@ func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, erro
 	}
 	clients := g.cfg.Clients
 	if clients == nil {
-		clients = func(cfg connector.Config) (*http.Client, error) { return auth.NewClient(cfg, nil) }
+		clients = func(cfg connector.Config) (*http.Client, error) {
+			// One idle connection kept per delivery slot: with net/http's
+			// default of two, every delivery beyond two at once would
+			// open a new connection and leave one in TIME_WAIT.
+			base := http.DefaultTransport.(*http.Transport).Clone()
+			base.MaxIdleConnsPerHost = max(cfg.Delivery.Concurrency, http.DefaultMaxIdleConnsPerHost)
+			return auth.NewClient(cfg, base)
+		}
 	}
 	client, err := clients(cfg)
 	if err != nil {
@@ -287,14 +304,20 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 		return nil, err
 	}
 	g.mu.Lock()
+	old := g.connectors[id]
 	g.connectors[id] = lc
 	g.mu.Unlock()
+	if old != nil {
+		defer old.close() // once its worker has been replaced below
+	}
 	if saved.Paused || saved.Disabled {
 		g.outbox.Stop(id)
 		g.stopPolling(id)
+		g.stopConsuming(id)
 	} else {
 		g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
 		g.startPolling(lc)
+		g.startConsuming(lc)
 	}
 	return &saved, nil
 }
@@ -466,12 +489,16 @@ func (g *Gateway) deleteConnector(c echo.Context) error {
 	id := c.Param("id")
 	g.outbox.Stop(id)
 	g.stopPolling(id)
+	g.stopConsuming(id)
 	g.stopSetUp(id)
 	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.DeleteConnector(id) })
 	if err != nil {
 		return notFound(err, "connector", id)
 	}
 	g.mu.Lock()
+	if lc := g.connectors[id]; lc != nil {
+		lc.close()
+	}
 	delete(g.connectors, id)
 	g.mu.Unlock()
 	return c.NoContent(http.StatusNoContent)
@@ -499,9 +526,11 @@ func (g *Gateway) setPaused(paused bool) echo.HandlerFunc {
 		if paused {
 			g.outbox.Stop(id)
 			g.stopPolling(id)
+			g.stopConsuming(id)
 		} else if lc := g.live(id); lc != nil {
 			g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
 			g.startPolling(lc)
+			g.startConsuming(lc)
 		}
 		return g.getConnector(c)
 	}

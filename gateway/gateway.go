@@ -50,8 +50,9 @@ type Gateway struct {
 	mu         sync.RWMutex
 	connectors map[string]*liveConnector // by id
 
-	pollers pollers
-	setups  setups
+	pollers   pollers
+	setups    setups
+	consumers consumers
 }
 
 // New checks the config, filling zero fields with their defaults, opens
@@ -71,6 +72,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	g.pollers.progress = map[string]*syncProgress{}
 	g.pollers.pulling = map[string]bool{}
 	g.setups.cancel = map[string]context.CancelFunc{}
+	g.consumers.cancel = map[string]context.CancelFunc{}
 	if g.mappings == nil {
 		set, err := transform.NewSet(mappings.FS)
 		if err != nil {
@@ -112,6 +114,9 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 // or Serve returned, or when the gateway never ran.
 func (g *Gateway) Close() error {
 	g.stopSetUps()
+	for _, lc := range g.liveConnectors() {
+		lc.close()
+	}
 	return g.store.Close()
 }
 
@@ -160,12 +165,16 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	g.pollers.mu.Lock()
 	g.pollers.ctx = deliverCtx
 	g.pollers.mu.Unlock()
+	g.consumers.mu.Lock()
+	g.consumers.ctx = deliverCtx
+	g.consumers.mu.Unlock()
 	for _, lc := range g.liveConnectors() {
 		if g.running(lc.id) {
 			g.startPolling(lc)
+			g.startConsuming(lc)
 		}
 	}
-	defer func() { stopDelivery(); <-delivered; <-housekept; g.pollers.wg.Wait() }()
+	defer func() { stopDelivery(); <-delivered; <-housekept; g.pollers.wg.Wait(); g.consumers.wg.Wait() }()
 
 	srv := &http.Server{
 		Handler:           g.api,

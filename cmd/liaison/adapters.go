@@ -12,6 +12,8 @@ import (
 	"github.com/liaisonhq/liaison/gateway/adapters/soap"
 	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/outbox"
+	"github.com/liaisonhq/liaison/gateway/queue/amqpq"
+	"github.com/liaisonhq/liaison/gateway/queue/natsq"
 )
 
 // adapters is the registry of connector adapters the binary ships: one
@@ -36,6 +38,20 @@ func adapters() gateway.Adapters {
 				return nil, err
 			}
 			return graphql.NewWith(cfg, opts, c)
+		},
+		connector.NATS: func(cfg connector.Config, _ *http.Client) (outbox.Sender, error) { return natsq.NewPublisher(cfg) },
+		connector.AMQP: func(cfg connector.Config, _ *http.Client) (outbox.Sender, error) { return amqpq.NewPublisher(cfg) },
+	}
+}
+
+// consumers is the registry of queue consumers: one entry per queue type.
+func consumers() map[connector.Type]gateway.ConsumerFactory {
+	return map[connector.Type]gateway.ConsumerFactory{
+		connector.NATS: func(cfg connector.Config, durable string) (gateway.Consumer, error) {
+			return natsq.NewConsumer(cfg, durable)
+		},
+		connector.AMQP: func(cfg connector.Config, durable string) (gateway.Consumer, error) {
+			return amqpq.NewConsumer(cfg, durable)
 		},
 	}
 }

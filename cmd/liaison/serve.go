@@ -67,6 +67,7 @@ a mappings folder and delivery defaults, loaded at start.`)
 	}
 	cfg.Mappings = set
 	cfg.Adapters = adapters()
+	cfg.Consumers = consumers()
 	cfg.AdminToken = os.Getenv("LIAISON_ADMIN_TOKEN")
 	if text := os.Getenv("LIAISON_SECRET_KEY"); text != "" {
 		key, err := connector.SecretKey(text)
