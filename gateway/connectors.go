@@ -114,7 +114,7 @@ func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, erro
 			}
 			errs = append(errs, err)
 		}
-		lc.sender = sender
+		lc.sender = scrubbed(sender, cfg)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

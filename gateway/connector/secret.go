@@ -1,6 +1,7 @@
 package connector
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -248,4 +249,32 @@ func ResolveSecret(ref string) (string, error) {
 		return v, nil
 	}
 	return ref, nil
+}
+
+// SecretValues returns the connector's secret values as they go on the
+// wire: literal values, env: and file: references resolved (those that
+// resolve), and for basic auth the base64 of "username:password". The
+// gateway scrubs them from whatever a connector answers, in case it echoes
+// them back.
+func (c Config) SecretValues() []string {
+	var out []string
+	cc := c.clone()
+	for _, f := range cc.secrets() {
+		v := *f.value
+		if v == "" || v == RedactedSecret || IsSealed(v) {
+			continue
+		}
+		if strings.HasPrefix(v, "env:") || strings.HasPrefix(v, "file:") {
+			resolved, err := ResolveSecret(v)
+			if err != nil {
+				continue
+			}
+			v = resolved
+		}
+		out = append(out, v)
+		if cc.Auth != nil && f.value == &cc.Auth.Password {
+			out = append(out, base64.StdEncoding.EncodeToString([]byte(cc.Auth.Username+":"+v)))
+		}
+	}
+	return out
 }
