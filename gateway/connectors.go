@@ -54,7 +54,7 @@ func (lc *liveConnector) sends(typ string) bool {
 // has: the mappings it names and an adapter for its type. Every problem is
 // a *connector.FieldError naming the field.
 func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, error) {
-	cfg.Delivery = inheritDelivery(cfg.Delivery, g.cfg.Delivery)
+	cfg.Delivery = cfg.Delivery.Inherit(g.cfg.Delivery)
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -122,26 +122,6 @@ func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, erro
 	return lc, nil
 }
 
-// inheritDelivery fills the connector's zero delivery fields from the
-// gateway's defaults (Config.Delivery); WithDefaults fills the rest.
-func inheritDelivery(d, def connector.Delivery) connector.Delivery {
-	if d.MaxAge == 0 {
-		d.MaxAge = def.MaxAge
-	}
-	if d.InitialBackoff == 0 {
-		d.InitialBackoff = def.InitialBackoff
-	}
-	if d.MaxBackoff == 0 {
-		d.MaxBackoff = def.MaxBackoff
-	}
-	if d.Timeout == 0 {
-		d.Timeout = def.Timeout
-	}
-	if d.Concurrency == 0 {
-		d.Concurrency = def.Concurrency
-	}
-	return d
-}
 
 // outboundMapping finds the mapping that turns HMS records of a type into
 // what the connector takes: the one named under mapping.outbound, the

@@ -81,9 +81,12 @@ func contentHash(canonical []byte) string {
 // prepareChange maps a record change for every connector that takes its
 // type, except its source. A mapping that fails is the caller's 422: the
 // record is refused as a whole, so nothing half-sent is stored.
-func (g *Gateway) prepareChange(ch *change, last map[string]any) error {
-	rec := last
-	if !ch.deleted {
+//
+// rec is the record's fields when the caller has them: for an upsert,
+// ch.data decoded (nil decodes it here); for a delete, the record as last
+// known (nil when unknown).
+func (g *Gateway) prepareChange(ch *change, rec map[string]any) error {
+	if rec == nil && !ch.deleted {
 		var err error
 		if rec, err = decodeRecord(ch.data); err != nil {
 			return err
@@ -279,7 +282,7 @@ func (g *Gateway) putRecord(c echo.Context) error {
 		return err
 	}
 	ch := &change{typ: typ, id: id, data: canonical, hash: contentHash(canonical), source: sourceHMS}
-	if err := g.prepareChange(ch, nil); err != nil {
+	if err := g.prepareChange(ch, rec); err != nil { // rec is canonical decoded: no need to decode it again
 		return err
 	}
 	res, err := g.commitChange(c, ch)

@@ -253,7 +253,7 @@ func endpointResource(endpoint string) string {
 
 // withDefaults returns d with its zero fields set to the defaults.
 func (d Delivery) withDefaults() Delivery {
-	return d.inherit(Delivery{
+	return d.Inherit(Delivery{
 		MaxAge:         DefaultMaxAge,
 		InitialBackoff: DefaultInitialBackoff,
 		MaxBackoff:     DefaultMaxBackoff,
@@ -262,8 +262,9 @@ func (d Delivery) withDefaults() Delivery {
 	})
 }
 
-// inherit returns d with its zero fields taken from def.
-func (d Delivery) inherit(def Delivery) Delivery {
+// Inherit returns d with its zero fields taken from def: the defaults of a
+// config file, or of the gateway.
+func (d Delivery) Inherit(def Delivery) Delivery {
 	if d.MaxAge == 0 {
 		d.MaxAge = def.MaxAge
 	}

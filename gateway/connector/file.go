@@ -100,7 +100,7 @@ func ParseFile(name string, data []byte) (File, error) {
 	for i, c := range f.Connectors {
 		prefix := indexPath("connectors", i)
 		if inherit {
-			c.Delivery = c.Delivery.inherit(f.Delivery)
+			c.Delivery = c.Delivery.Inherit(f.Delivery)
 			f.Connectors[i] = c
 		}
 		if err := c.Validate(); err != nil {

@@ -23,6 +23,10 @@ var (
 	bucketSeen    = []byte("seen")
 	bucketSeenAt  = []byte("seenat")
 
+	// appendedBuckets are those whose keys mostly grow: new keys go at
+	// the end (of a connector's or a state's range).
+	appendedBuckets = [][]byte{bucketMsgs, bucketDue, bucketStates, bucketDone}
+
 	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketLaneDue, bucketStates, bucketDone, bucketRecords, bucketSync, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt}
 )
 

@@ -25,6 +25,12 @@ type Options struct {
 	NoSync bool
 	// MaxBatch bounds how many Update calls share one commit. Default 1000.
 	MaxBatch int
+	// ReleaseEvery is how often the pages of the file that the process
+	// has touched leave its resident memory; they stay in the kernel's
+	// page cache. bbolt maps the whole file, so without this every page
+	// read or written since start stays resident, and the process's RSS
+	// grows with the file. Default 1s; negative never.
+	ReleaseEvery time.Duration
 }
 
 // Store is the gateway's state on disk. Safe for concurrent use.
@@ -33,6 +39,7 @@ type Store struct {
 	requests chan *request
 	closing  chan struct{}
 	stopped  chan struct{}
+	released chan struct{} // closed when releaseLoop has returned
 	close    sync.Once
 	maxBatch int
 
@@ -49,6 +56,9 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
+	}
+	if opts.ReleaseEvery == 0 {
+		opts.ReleaseEvery = time.Second
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
@@ -78,9 +88,11 @@ func Open(dir string, opts Options) (*Store, error) {
 		requests: make(chan *request, opts.MaxBatch),
 		closing:  make(chan struct{}),
 		stopped:  make(chan struct{}),
+		released: make(chan struct{}),
 		maxBatch: opts.MaxBatch,
 	}
 	go s.commitLoop()
+	go s.releaseLoop(opts.ReleaseEvery)
 	return s, nil
 }
 
@@ -94,15 +106,45 @@ func (s *Store) Close() error {
 		s.mu.Unlock()
 		close(s.closing)
 		<-s.stopped
+		<-s.released
 		err = s.db.Close()
 	})
 	return err
 }
 
+// releaseLoop releases the mapped pages of the file every period, until
+// Close; a negative period never.
+func (s *Store) releaseLoop(every time.Duration) {
+	defer close(s.released)
+	if every < 0 {
+		<-s.closing
+		return
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.closing:
+			return
+		case <-t.C:
+			s.release()
+		}
+	}
+}
+
+// release takes the pages of the file out of the process's resident memory.
+func (s *Store) release() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		// The read transaction keeps bbolt from remapping the file
+		// meanwhile; the file's used part is mapped.
+		return releaseMapped(s.db.Info().Data, uintptr(tx.Size()))
+	})
+}
+
 // View runs fn in a read-only transaction: a consistent snapshot.
 func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(btx *bolt.Tx) error {
-		return fn(&Tx{tx: btx, now: time.Now()})
+		return fn(newTx(btx))
 	})
 }
 
@@ -186,7 +228,7 @@ func (s *Store) commit(batch []*request) {
 	for len(batch) > 0 {
 		failed, failure := -1, error(nil)
 		err := s.db.Update(func(btx *bolt.Tx) error {
-			tx := &Tx{tx: btx, now: time.Now()}
+			tx := newTx(btx)
 			for i, r := range batch {
 				if err := run(r.fn, tx); err != nil {
 					failed, failure = i, err
