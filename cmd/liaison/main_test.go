@@ -308,7 +308,7 @@ func TestServe(t *testing.T) {
 	logR, logW := io.Pipe()
 	exit := make(chan int, 1)
 	go func() {
-		exit <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--shutdown-timeout", "5s"}, strings.NewReader(""), io.Discard, logW)
+		exit <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--shutdown-timeout", "5s"}, strings.NewReader(""), io.Discard, logW)
 		logW.Close()
 	}()
 
@@ -355,7 +355,7 @@ func TestServe(t *testing.T) {
 }
 
 func TestServeBadConfig(t *testing.T) {
-	r := liaison(t, "", "serve", "--addr", "no-port")
+	r := liaison(t, "", "serve", "--addr", "no-port", "--data", t.TempDir())
 	if r.code != exitFail || !strings.Contains(r.stderr, "want host:port") {
 		t.Errorf("exit %d, stderr %s; want 1 and the config error", r.code, r.stderr)
 	}
