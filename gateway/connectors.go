@@ -122,7 +122,6 @@ func (g *Gateway) prepare(id string, cfg connector.Config) (*liveConnector, erro
 	return lc, nil
 }
 
-
 // outboundMapping finds the mapping that turns HMS records of a type into
 // what the connector takes: the one named under mapping.outbound, the
 // rename map, or for a FHIR connector the shipped hms-<type>-to-fhir.
