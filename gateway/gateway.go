@@ -53,6 +53,7 @@ type Gateway struct {
 	pollers   pollers
 	setups    setups
 	consumers consumers
+	metrics   *metrics
 }
 
 // New checks the config, filling zero fields with their defaults, opens
@@ -85,7 +86,8 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g.store = st
-	g.outbox = outbox.New(st, outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled}, log)
+	g.metrics = newMetrics(g)
+	g.outbox = outbox.New(st, outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled, OnAttempt: g.metrics.attempt}, log)
 	if g.cfg.SecretKey == nil {
 		key, err := keptSecretKey(cfg.DataDir, log)
 		if err != nil {

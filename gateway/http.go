@@ -22,6 +22,7 @@ func newAPI(g *Gateway) *echo.Echo {
 
 	e.GET("/healthz", g.healthz)
 	e.GET("/readyz", g.readyz)
+	e.GET("/metrics", g.metrics.handler())
 
 	// Webhooks are authenticated by their connector's own scheme.
 	e.POST("/api/webhooks/*", g.webhook)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -125,6 +126,7 @@ func (g *Gateway) mapFor(lc *liveConnector, typ string, rec map[string]any) ([]b
 		body, err := json.Marshal(rec)
 		return body, echo.MIMEApplicationJSON, err
 	}
+	defer g.metrics.mapped(m.Name, time.Now())
 	out, err := m.Map(rec)
 	if err != nil {
 		return nil, "", err

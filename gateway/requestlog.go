@@ -44,6 +44,7 @@ func (g *Gateway) logRequests(next echo.HandlerFunc) echo.HandlerFunc {
 			c.Error(err)
 		}
 
+		g.metrics.request(c)
 		res := c.Response()
 		level := slog.LevelInfo
 		attrs := []slog.Attr{

@@ -21,6 +21,9 @@ type Config struct {
 	// OnDisabled is called when a connector answered 410 Gone and was
 	// disabled; the gateway updates what it shows. Optional.
 	OnDisabled func(connector string)
+	// OnAttempt is called after every recorded attempt with its outcome:
+	// Delivered, Failed (to be retried) or Dead; for metrics. Optional.
+	OnAttempt func(connector string, state store.State, took time.Duration)
 }
 
 // Outbox delivers the store's queued messages, one worker per started

@@ -195,6 +195,9 @@ func (w *worker) deliver(ctx context.Context, m *store.Message) {
 		}
 		return
 	}
+	if w.o.cfg.OnAttempt != nil {
+		w.o.cfg.OnAttempt(m.Connector, state, took)
+	}
 	level := w.o.log.Debug
 	if state == store.Dead {
 		level = w.o.log.Warn
