@@ -108,6 +108,11 @@ func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
 			records, types = append(records, rec), append(types, typ)
 		}
 	} else if res, _, err := fhir.Parse(in.payload); err == nil && res.Type() != "" {
+		// FHIR from outside is checked like a FHIR server would: invalid
+		// content is refused with its issues (which never quote values).
+		if issues := fhir.Validate(res); issues.HasErrors() {
+			return nil, &issuesError{status: http.StatusUnprocessableEntity, issues: issues}
+		}
 		resources := []fhir.Resource{res}
 		if res.Type() == "Bundle" {
 			resources = fhir.Entries(res)
