@@ -2,6 +2,7 @@ package amqpq
 
 import (
 	"fmt"
+	"github.com/liaisonhq/liaison/gateway/internal/proctest"
 	"net"
 	"os"
 	"os/exec"
@@ -24,7 +25,7 @@ type rabbitServer struct {
 	bin, epmdBin             string
 	port, distPort, epmdPort int
 	dir, log                 string
-	rmq, epmd                *proc
+	rmq, epmd                *proctest.Proc
 }
 
 // startRabbit starts a RabbitMQ node: its own epmd (ERL_EPMD_PORT) and
@@ -120,7 +121,7 @@ func (s *rabbitServer) start(t *testing.T) {
 			return
 		}
 		select {
-		case <-s.rmq.done:
+		case <-s.rmq.Done():
 			t.Fatalf("rabbitmq-server exited while starting:\n%s", s.tail())
 		case <-time.After(100 * time.Millisecond):
 		}
@@ -131,7 +132,7 @@ func (s *rabbitServer) start(t *testing.T) {
 }
 
 // spawn starts bin, its output appended to the log file.
-func (s *rabbitServer) spawn(t *testing.T, bin string, args, env []string) *proc {
+func (s *rabbitServer) spawn(t *testing.T, bin string, args, env []string) *proctest.Proc {
 	t.Helper()
 	out, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
@@ -142,7 +143,7 @@ func (s *rabbitServer) spawn(t *testing.T, bin string, args, env []string) *proc
 	cmd.Dir = s.dir
 	cmd.Env = append(environ(), env...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, out, out
-	p, err := spawn(cmd)
+	p, err := proctest.Spawn(cmd)
 	if err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
@@ -163,13 +164,13 @@ func environ() []string {
 
 // pause stops the broker (SIGSTOP): connections stay open, nothing
 // answers. resume lets it go on.
-func (s *rabbitServer) pause()  { s.rmq.signal(syscall.SIGSTOP) }
-func (s *rabbitServer) resume() { s.rmq.signal(syscall.SIGCONT) }
+func (s *rabbitServer) pause()  { s.rmq.Signal(syscall.SIGSTOP) }
+func (s *rabbitServer) resume() { s.rmq.Signal(syscall.SIGCONT) }
 
 // stop kills the broker and its epmd.
 func (s *rabbitServer) stop() {
-	s.rmq.kill()
-	s.epmd.kill()
+	s.rmq.Kill()
+	s.epmd.Kill()
 	s.rmq, s.epmd = nil, nil
 }
 
@@ -177,7 +178,7 @@ func (s *rabbitServer) stop() {
 // database.
 func (s *rabbitServer) restart(t *testing.T) {
 	t.Helper()
-	s.rmq.kill()
+	s.rmq.Kill()
 	s.start(t)
 }
 

@@ -3,6 +3,7 @@ package natsq
 import (
 	"errors"
 	"fmt"
+	"github.com/liaisonhq/liaison/gateway/internal/proctest"
 	"net"
 	"os"
 	"os/exec"
@@ -20,7 +21,7 @@ type natsServer struct {
 	port int
 	dir  string // the store directory (-sd), kept across restarts
 	log  string // the server's output
-	proc *proc
+	proc *proctest.Proc
 }
 
 // startNATS starts `nats-server -js` on a free port of 127.0.0.1 with its
@@ -58,7 +59,7 @@ func (s *natsServer) start(t *testing.T) {
 	cmd := exec.Command(s.bin, "-js", "-a", "127.0.0.1", "-p", strconv.Itoa(s.port), "-sd", s.dir)
 	cmd.Stdout, cmd.Stderr = out, out
 	began := time.Now()
-	if s.proc, err = spawn(cmd); err != nil {
+	if s.proc, err = proctest.Spawn(cmd); err != nil {
 		t.Fatalf("start nats-server: %v", err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -91,7 +92,7 @@ func (s *natsServer) ready() error {
 // stop kills the server's process group and waits for the server; it is
 // a no-op when the server is not running.
 func (s *natsServer) stop() {
-	s.proc.kill()
+	s.proc.Kill()
 	s.proc = nil
 }
 

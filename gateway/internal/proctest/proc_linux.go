@@ -1,4 +1,4 @@
-package amqpq
+package proctest
 
 import "syscall"
 

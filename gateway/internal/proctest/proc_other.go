@@ -1,6 +1,6 @@
 //go:build !linux
 
-package amqpq
+package proctest
 
 import "syscall"
 

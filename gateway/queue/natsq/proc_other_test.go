@@ -1,8 +1,0 @@
-//go:build !linux
-
-package natsq
-
-import "syscall"
-
-// procAttr puts a server in a process group of its own.
-func procAttr() *syscall.SysProcAttr { return &syscall.SysProcAttr{Setpgid: true} }
