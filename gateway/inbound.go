@@ -25,6 +25,9 @@ type inbound struct {
 	conn       *liveConnector
 	deliveryID string // "" when the sender gives none: nothing to deduplicate
 	payload    []byte
+	// resource, when set, is the payload already parsed (a poll's page), in
+	// place of payload.
+	resource fhir.Resource
 	// items, when set, are the records of a page of a REST poll, in place
 	// of payload.
 	items []map[string]any
@@ -91,23 +94,48 @@ func (g *Gateway) receive(ctx context.Context, in inbound) (results []*result, d
 // other connectors.
 func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
 	lc := in.conn
-	var records []map[string]any
-	var types []string
-	if in.items != nil {
-		typ := lc.cfg.Resources[0]
-		for _, rec := range in.items {
-			if m := lc.inbound[typ]; m != nil {
-				out, err := m.Map(rec)
-				if err != nil {
-					return nil, mappingError(lc, typ, err)
-				}
-				if rec, _ = out.(map[string]any); rec == nil {
-					return nil, mappingError(lc, typ, errors.New("the inbound mapping did not produce a record object"))
-				}
-			}
-			records, types = append(records, rec), append(types, typ)
+	items, err := inboundItems(in)
+	if err != nil {
+		return nil, err
+	}
+	changes := make([]*change, 0, len(items))
+	for _, it := range items {
+		rec, err := lc.mapInbound(it)
+		if err != nil {
+			return nil, err
 		}
-	} else if res, _, err := fhir.Parse(in.payload); err == nil && res.Type() != "" {
+		key := g.recordKey(it.typ)
+		id, ok := idOf(rec, key)
+		if !ok {
+			return nil, &statusError{status: http.StatusUnprocessableEntity, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueRequired,
+				Diagnostics: fmt.Sprintf("the %s record mapped from connector %s has no usable id in %q", it.typ, lc.cfg.Name, key), Expression: []string{key}}}
+		}
+		canonical, err := json.Marshal(rec)
+		if err != nil {
+			return nil, err
+		}
+		ch := &change{typ: it.typ, id: id, data: canonical, hash: contentHash(canonical), source: lc.id}
+		if err := g.prepareChange(ch, nil); err != nil {
+			return nil, err
+		}
+		changes = append(changes, ch)
+	}
+	return changes, nil
+}
+
+// inboundItem is one thing a connector sent, before its inbound mapping.
+type inboundItem struct {
+	typ  string         // the HMS record type
+	data map[string]any // a FHIR resource, or a record in the connector's own JSON
+	fhir bool
+}
+
+// inboundItems splits a payload: the items of a REST poll page, each
+// resource of a FHIR payload (validated, Bundles split), or else one JSON
+// record of the connector's one record type.
+func inboundItems(in inbound) ([]inboundItem, error) {
+	lc := in.conn
+	if res := parseFHIR(in); res != nil {
 		// FHIR from outside is checked like a FHIR server would: invalid
 		// content is refused with its issues (which never quote values).
 		if issues := fhir.Validate(res); issues.HasErrors() {
@@ -117,29 +145,19 @@ func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
 		if res.Type() == "Bundle" {
 			resources = fhir.Entries(res)
 		}
-		for _, r := range resources {
-			typ := r.Type()
-			m := lc.inbound[typ]
-			if m == nil {
-				return nil, &statusError{status: http.StatusUnprocessableEntity, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotSupported,
-					Diagnostics: fmt.Sprintf("connector %s has no inbound mapping for %s resources", lc.cfg.Name, typ), Expression: []string{typ}}}
-			}
-			out, err := m.Map(map[string]any(r))
-			if err != nil {
-				return nil, mappingError(lc, typ, err)
-			}
-			rec, ok := out.(map[string]any)
-			if !ok {
-				return nil, mappingError(lc, typ, errors.New("the inbound mapping did not produce a record object"))
-			}
-			records, types = append(records, rec), append(types, typ)
+		items := make([]inboundItem, len(resources))
+		for i, r := range resources {
+			items[i] = inboundItem{typ: r.Type(), data: r, fhir: true}
 		}
-	} else {
-		// Not FHIR: one JSON record of the connector's one record type.
-		if len(lc.cfg.Resources) != 1 {
-			return nil, &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueStructure,
-				Diagnostics: "the payload is not a FHIR resource, and the connector exchanges several record types: send FHIR, or one type per connector"}}
-		}
+		return items, nil
+	}
+	if len(lc.cfg.Resources) != 1 {
+		return nil, &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueStructure,
+			Diagnostics: "the payload is not a FHIR resource, and the connector exchanges several record types: send FHIR, or one type per connector"}}
+	}
+	typ := lc.cfg.Resources[0]
+	records := in.items
+	if records == nil {
 		if err := checkJSON(in.payload); err != nil {
 			return nil, err
 		}
@@ -147,38 +165,52 @@ func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
 		if err != nil {
 			return nil, err
 		}
-		typ := lc.cfg.Resources[0]
-		if m := lc.inbound[typ]; m != nil {
-			out, err := m.Map(rec)
-			if err != nil {
-				return nil, mappingError(lc, typ, err)
-			}
-			if rec, _ = out.(map[string]any); rec == nil {
-				return nil, mappingError(lc, typ, errors.New("the inbound mapping did not produce a record object"))
-			}
-		}
-		records, types = append(records, rec), append(types, typ)
+		records = []map[string]any{rec}
 	}
-	changes := make([]*change, 0, len(records))
+	items := make([]inboundItem, len(records))
 	for i, rec := range records {
-		typ := types[i]
-		key := g.recordKey(typ)
-		id, ok := idOf(rec, key)
-		if !ok {
-			return nil, &statusError{status: http.StatusUnprocessableEntity, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueRequired,
-				Diagnostics: fmt.Sprintf("the %s record mapped from connector %s has no usable id in %q", typ, lc.cfg.Name, key), Expression: []string{key}}}
-		}
-		canonical, err := json.Marshal(rec)
-		if err != nil {
-			return nil, err
-		}
-		ch := &change{typ: typ, id: id, data: canonical, hash: contentHash(canonical), source: lc.id}
-		if err := g.prepareChange(ch, nil); err != nil {
-			return nil, err
-		}
-		changes = append(changes, ch)
+		items[i] = inboundItem{typ: typ, data: rec}
 	}
-	return changes, nil
+	return items, nil
+}
+
+// parseFHIR is the payload as a FHIR resource; nil for poll items and for
+// payloads that are not FHIR.
+func parseFHIR(in inbound) fhir.Resource {
+	if in.resource != nil {
+		return in.resource
+	}
+	if in.items != nil {
+		return nil
+	}
+	res, _, err := fhir.Parse(in.payload)
+	if err != nil || res.Type() == "" {
+		return nil
+	}
+	return res
+}
+
+// mapInbound turns one inbound item into an HMS record with the
+// connector's inbound mapping for its type. FHIR needs a mapping; a JSON
+// record without one is taken as it is.
+func (lc *liveConnector) mapInbound(it inboundItem) (map[string]any, error) {
+	m := lc.inbound[it.typ]
+	if m == nil {
+		if it.fhir {
+			return nil, &statusError{status: http.StatusUnprocessableEntity, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotSupported,
+				Diagnostics: fmt.Sprintf("connector %s has no inbound mapping for %s resources", lc.cfg.Name, it.typ), Expression: []string{it.typ}}}
+		}
+		return it.data, nil
+	}
+	out, err := m.Map(it.data)
+	if err != nil {
+		return nil, mappingError(lc, it.typ, err)
+	}
+	rec, ok := out.(map[string]any)
+	if !ok {
+		return nil, mappingError(lc, it.typ, errors.New("the inbound mapping did not produce a record object"))
+	}
+	return rec, nil
 }
 
 // webhookVerifier checks an inbound webhook's signature or credentials

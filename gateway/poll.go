@@ -174,6 +174,17 @@ func (g *Gateway) pullAll(ctx context.Context, lc *liveConnector, full bool) {
 	})
 }
 
+// pageDone counts one page of a pull, and the resources it held, in the
+// connector's pull progress.
+func (g *Gateway) pageDone(id string, resources int) {
+	g.pollers.mu.Lock()
+	defer g.pollers.mu.Unlock()
+	if prog := g.pollers.progress[id]; prog != nil {
+		prog.Pages++
+		prog.Resources += resources
+	}
+}
+
 // cursorKey names the stored cursor of a connector's record type.
 func cursorKey(id, typ string) string { return "cursor/" + id + "/" + typ }
 
@@ -203,28 +214,20 @@ func (g *Gateway) pullType(ctx context.Context, lc *liveConnector, typ string, f
 		if page.Type() != "Bundle" {
 			return fmt.Errorf("GET %s: the answer is not a Bundle", typ)
 		}
+		entries := fhir.Entries(page)
 		newCursor := cursor
-		for _, r := range fhir.Entries(page) {
+		for _, r := range entries {
 			meta, _ := r["meta"].(map[string]any)
 			if lu, _ := meta["lastUpdated"].(string); lu > newCursor {
 				newCursor = lu
 			}
 		}
-		data, err := fhir.EncodeJSON(page)
-		if err != nil {
-			return err
-		}
-		in := inbound{conn: lc, payload: data, cursorKey: cursorKey(lc.id, typ), cursor: newCursor}
+		in := inbound{conn: lc, resource: page, cursorKey: cursorKey(lc.id, typ), cursor: newCursor}
 		if _, _, err := g.receive(ctx, in); err != nil {
 			return fmt.Errorf("%s page: %w", typ, err)
 		}
 		cursor = newCursor
-		g.pollers.mu.Lock()
-		if prog := g.pollers.progress[lc.id]; prog != nil {
-			prog.Pages++
-			prog.Resources += len(fhir.Entries(page))
-		}
-		g.pollers.mu.Unlock()
+		g.pageDone(lc.id, len(entries))
 		next = nextLink(page)
 	}
 	return nil
@@ -350,12 +353,7 @@ func (g *Gateway) pullREST(ctx context.Context, lc *liveConnector, full bool) er
 				return fmt.Errorf("page: %w", err)
 			}
 		}
-		g.pollers.mu.Lock()
-		if prog := g.pollers.progress[lc.id]; prog != nil {
-			prog.Pages++
-			prog.Resources += len(items)
-		}
-		g.pollers.mu.Unlock()
+		g.pageDone(lc.id, len(items))
 		if len(items) == 0 || newCursor == cursor {
 			return nil
 		}
