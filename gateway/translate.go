@@ -3,6 +3,7 @@ package gateway
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"strings"
@@ -56,19 +57,22 @@ func (g *Gateway) translate(c echo.Context) error {
 			return err
 		}
 	}
-	outs, err := m.Translate(data)
-	if err != nil {
-		return translateError(err)
-	}
 	ctype := contentType(m.Output)
-	fhirOut := m.Output == transform.FormatFHIR || m.Output == transform.FormatFHIRXML
-	if fhirOut {
+	if m.Output == transform.FormatFHIR || m.Output == transform.FormatFHIRXML {
 		want, ok := negotiate(c.Request().Header.Get(echo.HeaderAccept), ctype)
 		if !ok {
 			return &statusError{status: http.StatusNotAcceptable, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotSupported,
 				Diagnostics: "this mapping answers application/fhir+json or application/fhir+xml"}}
 		}
-		return g.writeFHIR(c, outs, want)
+		resources, err := mapResources(m, data)
+		if err != nil {
+			return translateError(err)
+		}
+		return g.writeFHIR(c, resources, want)
+	}
+	outs, err := m.Translate(data)
+	if err != nil {
+		return translateError(err)
 	}
 	if len(outs) == 1 {
 		return c.Blob(http.StatusOK, ctype, outs[0])
@@ -89,15 +93,7 @@ func (g *Gateway) translate(c echo.Context) error {
 
 // writeFHIR answers FHIR outputs in the negotiated format: one resource,
 // or a collection Bundle of several.
-func (g *Gateway) writeFHIR(c echo.Context, outs [][]byte, ctype string) error {
-	resources := make([]fhir.Resource, len(outs))
-	for i, o := range outs {
-		r, _, err := fhir.Parse(o)
-		if err != nil {
-			return err
-		}
-		resources[i] = r
-	}
+func (g *Gateway) writeFHIR(c echo.Context, resources []fhir.Resource, ctype string) error {
 	res := resources[0]
 	if len(resources) != 1 {
 		entries := make([]any, len(resources))
@@ -117,6 +113,31 @@ func (g *Gateway) writeFHIR(c echo.Context, outs [][]byte, ctype string) error {
 		return err
 	}
 	return c.Blob(http.StatusOK, ctype, body)
+}
+
+// mapResources maps each record of the input with a FHIR-output mapping
+// and checks the resources, keeping them as values: they are encoded once,
+// in the format the caller asked for.
+func mapResources(m *transform.Mapping, data []byte) ([]fhir.Resource, error) {
+	records, err := m.Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]fhir.Resource, 0, len(records))
+	for _, rec := range records {
+		v, err := m.Map(rec)
+		if err != nil {
+			return nil, err
+		}
+		if err := m.Check(v); err != nil {
+			return nil, err
+		}
+		out = append(out, fhir.Resource(v.(map[string]any)))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%w: no record in the input", transform.ErrInput)
+	}
+	return out, nil
 }
 
 // negotiate picks the FHIR format an Accept header asks for; def when it
