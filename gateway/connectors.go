@@ -291,8 +291,8 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 	}
 	if saved.Paused || saved.Disabled {
 		g.outbox.Stop(id)
-		g.stopPolling(id)
-		g.stopConsuming(id)
+		g.pollers.loops.stop(id)
+		g.consumers.stop(id)
 	} else {
 		g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
 		g.startPolling(lc)
@@ -467,9 +467,9 @@ func (g *Gateway) updateConnector(c echo.Context) error {
 func (g *Gateway) deleteConnector(c echo.Context) error {
 	id := c.Param("id")
 	g.outbox.Stop(id)
-	g.stopPolling(id)
-	g.stopConsuming(id)
-	g.stopSetUp(id)
+	g.pollers.loops.stop(id)
+	g.consumers.stop(id)
+	g.setups.stop(id)
 	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.DeleteConnector(id) })
 	if err != nil {
 		return notFound(err, "connector", id)
@@ -504,8 +504,8 @@ func (g *Gateway) setPaused(paused bool) echo.HandlerFunc {
 		}
 		if paused {
 			g.outbox.Stop(id)
-			g.stopPolling(id)
-			g.stopConsuming(id)
+			g.pollers.loops.stop(id)
+			g.consumers.stop(id)
 		} else if lc := g.live(id); lc != nil {
 			g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
 			g.startPolling(lc)

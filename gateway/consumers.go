@@ -3,7 +3,6 @@ package gateway
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/liaisonhq/liaison/gateway/connector"
@@ -20,24 +19,11 @@ type Consumer interface {
 // queue) under a durable name shared by every gateway on the connector.
 type ConsumerFactory func(cfg connector.Config, durable string) (Consumer, error)
 
-// consumers runs one consumer per queue connector while the gateway serves.
-type consumers struct {
-	mu     sync.Mutex
-	ctx    context.Context
-	cancel map[string]context.CancelFunc
-	wg     sync.WaitGroup
-}
-
-// startConsuming (re)starts the consumer of a queue connector.
+// startConsuming (re)starts the consumer of a queue connector while the
+// gateway serves.
 func (g *Gateway) startConsuming(lc *liveConnector) {
-	cs := &g.consumers
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if stop := cs.cancel[lc.id]; stop != nil {
-		stop()
-		delete(cs.cancel, lc.id)
-	}
-	if cs.ctx == nil || lc.cfg.Sync.Mode != connector.ModeQueue {
+	if lc.cfg.Sync.Mode != connector.ModeQueue {
+		g.consumers.stop(lc.id)
 		return
 	}
 	factory := g.cfg.Consumers[lc.cfg.Type]
@@ -50,11 +36,7 @@ func (g *Gateway) startConsuming(lc *liveConnector) {
 		g.log.Error("connector cannot consume", "connector", lc.id, "error", err.Error())
 		return
 	}
-	ctx, cancel := context.WithCancel(cs.ctx)
-	cs.cancel[lc.id] = cancel
-	cs.wg.Add(1)
-	go func() {
-		defer cs.wg.Done()
+	g.consumers.start(lc.id, func(ctx context.Context) {
 		for ctx.Err() == nil {
 			if err := consumer.Run(ctx, g.queueHandler(lc)); err != nil && ctx.Err() == nil {
 				g.log.Warn("consumer stopped; restarting", "connector", lc.id, "error", err.Error())
@@ -64,18 +46,7 @@ func (g *Gateway) startConsuming(lc *liveConnector) {
 				}
 			}
 		}
-	}()
-}
-
-// stopConsuming stops a connector's consumer.
-func (g *Gateway) stopConsuming(id string) {
-	cs := &g.consumers
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if stop := cs.cancel[id]; stop != nil {
-		stop()
-		delete(cs.cancel, id)
-	}
+	})
 }
 
 // queueHandler applies one queue message like a webhook: mapped, stored,

@@ -51,8 +51,8 @@ type Gateway struct {
 	connectors map[string]*liveConnector // by id
 
 	pollers   pollers
-	setups    setups
-	consumers consumers
+	setups    tasks // background retries of registration set-ups
+	consumers tasks // queue consumers
 	metrics   *metrics
 }
 
@@ -69,11 +69,9 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	g := &Gateway{cfg: cfg, log: log, mappings: cfg.Mappings, connectors: map[string]*liveConnector{}}
-	g.pollers.cancel = map[string]context.CancelFunc{}
 	g.pollers.progress = map[string]*syncProgress{}
 	g.pollers.pulling = map[string]bool{}
-	g.setups.cancel = map[string]context.CancelFunc{}
-	g.consumers.cancel = map[string]context.CancelFunc{}
+	g.setups.run(context.Background()) // set-ups retry until Close, served or not
 	if g.mappings == nil {
 		set, err := transform.NewSet(mappings.FS)
 		if err != nil {
@@ -115,7 +113,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 // Close stops background set-ups and releases the store. Call it after Run
 // or Serve returned, or when the gateway never ran.
 func (g *Gateway) Close() error {
-	g.stopSetUps()
+	g.setups.stopAll()
 	for _, lc := range g.liveConnectors() {
 		lc.close()
 	}
@@ -164,19 +162,22 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	go func() { g.outbox.Run(deliverCtx); close(delivered) }()
 	housekept := make(chan struct{})
 	go func() { g.housekeeping(deliverCtx); close(housekept) }()
-	g.pollers.mu.Lock()
-	g.pollers.ctx = deliverCtx
-	g.pollers.mu.Unlock()
-	g.consumers.mu.Lock()
-	g.consumers.ctx = deliverCtx
-	g.consumers.mu.Unlock()
+	g.pollers.loops.run(deliverCtx)
+	g.consumers.run(deliverCtx)
 	for _, lc := range g.liveConnectors() {
 		if g.running(lc.id) {
 			g.startPolling(lc)
 			g.startConsuming(lc)
 		}
 	}
-	defer func() { stopDelivery(); <-delivered; <-housekept; g.pollers.wg.Wait(); g.consumers.wg.Wait() }()
+	defer func() {
+		stopDelivery()
+		<-delivered
+		<-housekept
+		g.pollers.loops.stopAll()
+		g.pollers.wg.Wait()
+		g.consumers.stopAll()
+	}()
 
 	srv := &http.Server{
 		Handler:           g.api,

@@ -36,47 +36,23 @@ type syncProgress struct {
 }
 
 // pollers runs one poll loop per poll-mode connector while the gateway
-// serves.
+// serves, and keeps the progress of each connector's last pull.
 type pollers struct {
+	loops    tasks
 	mu       sync.Mutex
-	ctx      context.Context // the gateway's serving context; nil before Serve
-	cancel   map[string]context.CancelFunc
 	progress map[string]*syncProgress
 	pulling  map[string]bool
-	wg       sync.WaitGroup
+	wg       sync.WaitGroup // full pulls started by a manual sync
 }
 
 // startPolling (re)starts the poll loop of a connector, when it polls and
 // the gateway serves.
 func (g *Gateway) startPolling(lc *liveConnector) {
-	p := &g.pollers
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if stop := p.cancel[lc.id]; stop != nil {
-		stop()
-		delete(p.cancel, lc.id)
-	}
-	if p.ctx == nil || lc.cfg.Sync.Mode != connector.ModePoll || (lc.cfg.Type != connector.FHIR && lc.cfg.Type != connector.REST) {
+	if lc.cfg.Sync.Mode != connector.ModePoll || (lc.cfg.Type != connector.FHIR && lc.cfg.Type != connector.REST) {
+		g.pollers.loops.stop(lc.id)
 		return
 	}
-	ctx, cancel := context.WithCancel(p.ctx)
-	p.cancel[lc.id] = cancel
-	p.wg.Add(1)
-	go func() {
-		defer p.wg.Done()
-		g.pollLoop(ctx, lc)
-	}()
-}
-
-// stopPolling stops a connector's poll loop.
-func (g *Gateway) stopPolling(id string) {
-	p := &g.pollers
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if stop := p.cancel[id]; stop != nil {
-		stop()
-		delete(p.cancel, id)
-	}
+	g.pollers.loops.start(lc.id, func(ctx context.Context) { g.pollLoop(ctx, lc) })
 }
 
 // pollLoop pulls what changed every sync.interval until ctx ends.
@@ -99,9 +75,9 @@ func (g *Gateway) pollLoop(ctx context.Context, lc *liveConnector) {
 // when one is running already.
 func (g *Gateway) fullSync(lc *liveConnector) bool {
 	p := &g.pollers
-	p.mu.Lock()
-	ctx := p.ctx
-	p.mu.Unlock()
+	p.loops.mu.Lock()
+	ctx := p.loops.ctx
+	p.loops.mu.Unlock()
 	if ctx == nil {
 		ctx = context.Background()
 	}

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/liaisonhq/liaison/fhir"
@@ -32,22 +31,10 @@ const (
 	setupRetryMax   = 5 * time.Minute
 )
 
-// setups tracks the background set-up retries, one per connector.
-type setups struct {
-	mu     sync.Mutex
-	cancel map[string]context.CancelFunc
-	wg     sync.WaitGroup
-}
-
 // setUp runs a connector's set-up once now and, when it fails, keeps
 // retrying in the background. It returns the first try's error.
 func (g *Gateway) setUp(ctx context.Context, lc *liveConnector) error {
-	g.setups.mu.Lock()
-	if stop := g.setups.cancel[lc.id]; stop != nil {
-		stop()
-		delete(g.setups.cancel, lc.id)
-	}
-	g.setups.mu.Unlock()
+	g.setups.stop(lc.id)
 	if !needsSetUp(lc.cfg) {
 		return nil
 	}
@@ -58,13 +45,7 @@ func (g *Gateway) setUp(ctx context.Context, lc *liveConnector) error {
 	if err == nil {
 		return nil
 	}
-	bctx, stop := context.WithCancel(context.Background())
-	g.setups.mu.Lock()
-	g.setups.cancel[lc.id] = stop
-	g.setups.mu.Unlock()
-	g.setups.wg.Add(1)
-	go func() {
-		defer g.setups.wg.Done()
+	g.setups.start(lc.id, func(bctx context.Context) {
 		wait := setupRetryFirst
 		for {
 			select {
@@ -84,30 +65,8 @@ func (g *Gateway) setUp(ctx context.Context, lc *liveConnector) error {
 			}
 			wait = min(2*wait, setupRetryMax)
 		}
-	}()
+	})
 	return err
-}
-
-// stopSetUp ends a connector's background set-up (deleted, replaced, or
-// the gateway stopping).
-func (g *Gateway) stopSetUp(id string) {
-	g.setups.mu.Lock()
-	defer g.setups.mu.Unlock()
-	if stop := g.setups.cancel[id]; stop != nil {
-		stop()
-		delete(g.setups.cancel, id)
-	}
-}
-
-// stopSetUps ends every background set-up and waits for them.
-func (g *Gateway) stopSetUps() {
-	g.setups.mu.Lock()
-	for id, stop := range g.setups.cancel {
-		stop()
-		delete(g.setups.cancel, id)
-	}
-	g.setups.mu.Unlock()
-	g.setups.wg.Wait()
 }
 
 func needsSetUp(cfg connector.Config) bool {
