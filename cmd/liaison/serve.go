@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/liaisonhq/liaison/gateway"
 	"github.com/liaisonhq/liaison/gateway/connector"
@@ -43,7 +44,10 @@ a mappings folder and delivery defaults, loaded at start.`)
 	if len(pos) > 0 {
 		return f.usageError(s, "unexpected argument %q", pos[0])
 	}
-	log := slog.New(slog.NewJSONHandler(s.err, &slog.HandlerOptions{Level: level}))
+	logs := newLogWriter(s.err)
+	defer logs.Close()
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
+	collectGarbageLessOften()
 
 	folders := []fs.FS{mappings.FS}
 	if *configFile != "" {
@@ -90,6 +94,7 @@ a mappings folder and delivery defaults, loaded at start.`)
 	}
 	defer g.Close()
 	if token := g.GeneratedToken(); token != "" {
+		logs.flush()
 		fmt.Fprintf(s.err, "\nAdmin token (shown once; set LIAISON_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", token)
 	}
 	log.Info("starting", "version", versionString(), "addr", g.Config().Addr, "data_dir", g.Config().DataDir, "mappings", len(set.All()))
@@ -98,4 +103,17 @@ a mappings folder and delivery defaults, loaded at start.`)
 		return exitFail
 	}
 	return exitOK
+}
+
+// serveGCPercent is the garbage collector's target in `liaison serve`
+// unless GOGC says otherwise. Accepting a record allocates briefly (the
+// parsed record, its mapped resource, the encodings) and keeps little:
+// at 400 accepting a record took about a sixth less CPU than at Go's
+// default of 100, for about 20 MiB more heap (BENCHMARKS.md, "Gateway").
+const serveGCPercent = 400
+
+func collectGarbageLessOften() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(serveGCPercent)
+	}
 }

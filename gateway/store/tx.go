@@ -135,8 +135,12 @@ func recordKey(typ, id string) []byte { return key([]byte(typ), []byte(id)) }
 
 // Record returns the record, or ErrNotFound.
 func (t *Tx) Record(typ, id string) (*Record, error) {
+	data := t.b(bucketRecords).Get(recordKey(typ, id))
+	if data == nil {
+		return nil, ErrNotFound
+	}
 	var r Record
-	if err := t.getJSON(bucketRecords, recordKey(typ, id), &r); err != nil {
+	if err := decodeRecord(data, &r); err != nil {
 		return nil, err
 	}
 	return &r, nil
@@ -144,7 +148,7 @@ func (t *Tx) Record(typ, id string) (*Record, error) {
 
 // PutRecord writes the record as given.
 func (t *Tx) PutRecord(r *Record) error {
-	return t.putJSON(bucketRecords, recordKey(r.Type, r.ID), r)
+	return t.b(bucketRecords).Put(recordKey(r.Type, r.ID), encodeRecord(r))
 }
 
 // SyncStates returns where the record stands at each connector it was sent to.
@@ -154,7 +158,7 @@ func (t *Tx) SyncStates(typ, id string) ([]SyncState, error) {
 	c := t.b(bucketSync).Cursor()
 	for k, v := c.Seek(p); hasPrefix(k, p); k, v = c.Next() {
 		var s SyncState
-		if err := json.Unmarshal(v, &s); err != nil {
+		if err := decodeSyncState(v, &s); err != nil {
 			return nil, err
 		}
 		out = append(out, s)
@@ -173,12 +177,13 @@ func (t *Tx) syncState(m *Message) SyncState {
 func (t *Tx) putSyncState(m *Message) error {
 	var old SyncState
 	k := syncKey(m)
-	if err := t.getJSON(bucketSync, k, &old); err == nil {
+	if data := t.b(bucketSync).Get(k); data != nil && decodeSyncState(data, &old) == nil {
 		if old.MessageID > m.ID { // a later message already speaks for the record
 			return nil
 		}
 	}
-	return t.putJSON(bucketSync, k, t.syncState(m))
+	s := t.syncState(m)
+	return t.b(bucketSync).Put(k, encodeSyncState(&s))
 }
 
 // ---- messages
@@ -204,7 +209,8 @@ func (t *Tx) Enqueue(m *Message) error {
 		return err
 	}
 	// The newest message speaks for its record at the connector.
-	if err := t.putJSON(bucketSync, syncKey(m), t.syncState(m)); err != nil {
+	s := t.syncState(m)
+	if err := t.b(bucketSync).Put(syncKey(m), encodeSyncState(&s)); err != nil {
 		return err
 	}
 	// A lane that had a message keeps its head, and its due time; else
@@ -227,15 +233,19 @@ func (t *Tx) Message(id string) (*Message, error) {
 }
 
 func (t *Tx) message(seq uint64) (*Message, error) {
+	data := t.b(bucketMsgs).Get(u64(seq))
+	if data == nil {
+		return nil, ErrNotFound
+	}
 	var m Message
-	if err := t.getJSON(bucketMsgs, u64(seq), &m); err != nil {
+	if err := decodeMessage(data, &m); err != nil {
 		return nil, err
 	}
 	m.Seq = seq
 	return &m, nil
 }
 
-func (t *Tx) putMessage(m *Message) error { return t.putJSON(bucketMsgs, u64(m.Seq), m) }
+func (t *Tx) putMessage(m *Message) error { return t.b(bucketMsgs).Put(u64(m.Seq), encodeMessage(m)) }
 
 // index moves the message from the state index of old ("" for none) to
 // that of m.State, and keeps the counts.
@@ -558,7 +568,7 @@ func (t *Tx) Messages(f Filter) ([]*Message, error) {
 		for scanned := 0; k != nil && len(out) < f.Limit && scanned < 100_000; k, v = c.Prev() {
 			scanned++
 			var m Message
-			if err := json.Unmarshal(v, &m); err != nil {
+			if err := decodeMessage(v, &m); err != nil {
 				return nil, err
 			}
 			if f.Connector == "" || m.Connector == f.Connector {
