@@ -18,6 +18,7 @@ const (
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultMaxBody         = 4 << 20
 	DefaultRetention       = 7 * 24 * time.Hour
+	DefaultAuditRetention  = 90 * 24 * time.Hour
 )
 
 // DefaultRecordKeys are the HMS fields that identify records of the known
@@ -96,6 +97,13 @@ type Config struct {
 	// Retention is how long delivered messages are kept. Default 7 days.
 	Retention time.Duration `json:"retention" yaml:"retention"`
 
+	// AuditRetention is how long audit entries are kept. Default 90 days.
+	AuditRetention time.Duration `json:"auditRetention" yaml:"auditRetention"`
+
+	// AuditTo names a connector (by id or name) that receives every audit
+	// entry as a FHIR AuditEvent: an audit repository. Optional.
+	AuditTo string `json:"auditTo" yaml:"auditTo"`
+
 	// NoSync skips fsync on commit. For benchmarks only: a crash may lose
 	// acknowledged records.
 	NoSync bool `json:"-" yaml:"-"`
@@ -117,6 +125,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Retention == 0 {
 		c.Retention = DefaultRetention
+	}
+	if c.AuditRetention == 0 {
+		c.AuditRetention = DefaultAuditRetention
 	}
 	keys := map[string]string{}
 	for k, v := range DefaultRecordKeys {

@@ -85,7 +85,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	}
 	g.store = st
 	g.metrics = newMetrics(g)
-	g.outbox = outbox.New(st, outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled, OnAttempt: g.metrics.attempt}, log)
+	g.outbox = outbox.New(st, outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled, OnAttempt: g.attempted, Audit: g.auditDelivery}, log)
 	if g.cfg.SecretKey == nil {
 		key, err := keptSecretKey(cfg.DataDir, log)
 		if err != nil {
@@ -213,8 +213,9 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	return err
 }
 
-// housekeeping forgets inbound delivery ids older than dedupeWindow, once
-// a minute, until ctx ends.
+// housekeeping forgets inbound delivery ids older than dedupeWindow and
+// audit entries older than the audit retention, once a minute, until ctx
+// ends.
 func (g *Gateway) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -235,6 +236,7 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 				break
 			}
 		}
+		g.purgeAudit(ctx)
 	}
 }
 

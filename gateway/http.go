@@ -47,6 +47,8 @@ func newAPI(g *Gateway) *echo.Echo {
 	api.GET("/messages/:id", g.getMessage)
 	api.POST("/messages/:id/replay", g.replayMessage)
 
+	api.GET("/audit", g.listAudit)
+
 	api.POST("/translate/:mapping", g.translate)
 	api.GET("/mappings", g.listMappings)
 	api.POST("/mappings/:name/test", g.testMapping)

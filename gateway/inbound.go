@@ -34,6 +34,9 @@ type inbound struct {
 	// cursorKey and cursor, when set, are stored in the same commit: how
 	// far a poll has come.
 	cursorKey, cursor string
+	// requestID and address are the webhook request's X-Request-Id and
+	// client address, for the audit trail.
+	requestID, address string
 }
 
 // receive applies an inbound payload: each resource in it (a FHIR
@@ -72,7 +75,8 @@ func (g *Gateway) receive(ctx context.Context, in inbound) (results []*result, d
 			}
 		}
 		for i, ch := range changes {
-			if err := applyChange(tx, ch, results[i]); err != nil {
+			ch.requestID, ch.address = in.requestID, in.address
+			if err := g.applyChange(tx, ch, results[i]); err != nil {
 				return err
 			}
 		}
@@ -243,7 +247,8 @@ func (g *Gateway) webhook(c echo.Context) error {
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Signature realm="liaison"`)
 		return &statusError{status: http.StatusUnauthorized, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueSecurity, Diagnostics: "webhook verification failed: " + err.Error()}}
 	}
-	results, dup, err := g.receive(c.Request().Context(), inbound{conn: lc, deliveryID: id, payload: bytes.Clone(body)})
+	results, dup, err := g.receive(c.Request().Context(), inbound{conn: lc, deliveryID: id, payload: bytes.Clone(body),
+		requestID: requestID(c), address: clientAddress(c)})
 	if err != nil {
 		return err
 	}

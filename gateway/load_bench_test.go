@@ -176,7 +176,7 @@ func fillQueue(ctx context.Context, t *testing.T, dir string, n int) {
 	flush := func() {
 		err := g.store.Update(ctx, func(tx *store.Tx) error {
 			for _, ch := range batch {
-				if err := applyChange(tx, ch, &result{}); err != nil {
+				if err := g.applyChange(tx, ch, &result{}); err != nil {
 					return err
 				}
 			}

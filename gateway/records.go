@@ -30,6 +30,9 @@ type change struct {
 	deleted  bool
 	source   string // sourceHMS or a connector id: it gets no message
 	messages []*store.Message
+	// requestID and address are the accepting request's X-Request-Id and
+	// client address, for the audit trail; "" when none (a poll).
+	requestID, address string
 }
 
 // result is what a change did, for the answer.
@@ -184,7 +187,8 @@ func mappingError(lc *liveConnector, typ string, err error) error {
 // disk. A record whose content did not change sends nothing.
 func (g *Gateway) commitChange(c echo.Context, ch *change) (*result, error) {
 	res := &result{Type: ch.typ, ID: ch.id}
-	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return applyChange(tx, ch, res) })
+	ch.requestID, ch.address = requestID(c), clientAddress(c)
+	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return g.applyChange(tx, ch, res) })
 	if err != nil {
 		return nil, err
 	}
@@ -192,9 +196,10 @@ func (g *Gateway) commitChange(c echo.Context, ch *change) (*result, error) {
 	return res, nil
 }
 
-// applyChange writes one change inside a transaction and fills res. It may
-// run more than once (group commit): it resets what it fills.
-func applyChange(tx *store.Tx, ch *change, res *result) error {
+// applyChange writes one change inside a transaction, with its audit
+// entry, and fills res. It may run more than once (group commit): it
+// resets what it fills.
+func (g *Gateway) applyChange(tx *store.Tx, ch *change, res *result) error {
 	res.Messages, res.unchanged = res.Messages[:0], false
 	old, err := tx.Record(ch.typ, ch.id)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -202,7 +207,7 @@ func applyChange(tx *store.Tx, ch *change, res *result) error {
 	}
 	if old != nil && old.Deleted == ch.deleted && (ch.deleted || old.Hash == ch.hash) {
 		res.Version, res.unchanged = old.Version, true
-		return nil
+		return g.auditAccept(tx, ch, res, false)
 	}
 	if old == nil && ch.deleted {
 		return store.ErrNotFound
@@ -226,7 +231,7 @@ func applyChange(tx *store.Tx, ch *change, res *result) error {
 		}
 		res.Messages = append(res.Messages, cp.ID)
 	}
-	return nil
+	return g.auditAccept(tx, ch, res, old == nil)
 }
 
 // changed finishes a committed change: its status, and a nudge to the

@@ -35,6 +35,8 @@ a mappings folder and delivery defaults, loaded at start.`)
 	configFile := f.String("config", "", "a YAML `file` of connectors, a mappings folder and delivery defaults")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "the `URL` outside systems reach the gateway at, for webhook subscriptions")
 	mappingsDir := f.String("mappings", "", mappingsFlagUsage)
+	f.StringVar(&cfg.AuditTo, "audit-to", "", "a connector (`name` or id) that receives every audit entry as a FHIR AuditEvent")
+	f.DurationVar(&cfg.AuditRetention, "audit-retention", gateway.DefaultAuditRetention, "how long the audit trail is kept")
 	var level slog.Level
 	f.TextVar(&level, "log-level", slog.LevelInfo, "least `level` logged: debug, info, warn or error")
 	pos, code, ok := f.parse(s, args)

@@ -179,6 +179,11 @@ func (w *worker) deliver(ctx context.Context, m *store.Message) {
 		if _, err := tx.Finish(m.ID, a, state, next); err != nil {
 			return err
 		}
+		if w.o.cfg.Audit != nil {
+			if err := w.o.cfg.Audit(tx, m, a, state); err != nil {
+				return err
+			}
+		}
 		if gone {
 			c, err := tx.Connector(m.Connector)
 			if err != nil {

@@ -22,12 +22,13 @@ var (
 	bucketMeta    = []byte("meta")
 	bucketSeen    = []byte("seen")
 	bucketSeenAt  = []byte("seenat")
+	bucketAudit   = []byte("audit")
 
 	// appendedBuckets are those whose keys mostly grow: new keys go at
 	// the end (of a connector's or a state's range).
-	appendedBuckets = [][]byte{bucketMsgs, bucketDue, bucketStates, bucketDone}
+	appendedBuckets = [][]byte{bucketMsgs, bucketDue, bucketStates, bucketDone, bucketAudit}
 
-	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketLaneDue, bucketStates, bucketDone, bucketRecords, bucketSync, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt}
+	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketLaneDue, bucketStates, bucketDone, bucketRecords, bucketSync, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt, bucketAudit}
 )
 
 // sep separates the parts of a key. Names that go into keys (connector
