@@ -23,6 +23,7 @@ type command struct {
 // and one file with its run function.
 func rootCommand() *command {
 	return &command{name: "liaison", sub: []*command{
+		{name: "demo", summary: "run the gateway with a sample EHR and scheduler, and show what flows where", run: demoCommand},
 		{name: "serve", summary: "run the gateway (HTTP on 127.0.0.1:8080 by default)", run: serve},
 		{name: "fhir", summary: "FHIR R4 resources", sub: []*command{
 			{name: "convert", summary: "convert a resource between FHIR JSON and FHIR XML", run: fhirConvert},
@@ -34,6 +35,21 @@ func rootCommand() *command {
 			{name: "check", summary: "compile mapping files and print every error", run: mapCheck},
 			{name: "explain", summary: "show which rule and input paths produced each output field", run: mapExplain},
 			{name: "list", summary: "list the mappings", run: mapList},
+		}},
+		{name: "connectors", summary: "connectors of a running gateway", sub: []*command{
+			{name: "list", summary: "list the connectors with their status and outbox counts", run: connectorsList},
+			{name: "show", summary: "show one connector: configuration, counts, breaker, last error", run: connectorsShow},
+			{name: "sync", summary: "send again everything a connector has not taken, with progress", run: connectorsSync},
+			{name: "pause", summary: "stop deliveries to a connector; messages keep queueing", run: connectorsPause},
+			{name: "resume", summary: "restart deliveries to a connector", run: connectorsResume},
+		}},
+		{name: "messages", summary: "outbox messages of a running gateway", sub: []*command{
+			{name: "list", summary: "list outbox messages, by connector and state", run: messagesList},
+			{name: "show", summary: "show one message and its delivery attempts", run: messagesShow},
+			{name: "replay", summary: "send dead messages again, with progress", run: messagesReplay},
+		}},
+		{name: "records", summary: "records of a running gateway", sub: []*command{
+			{name: "get", summary: "show a record and its sync state at each connector", run: recordsGet},
 		}},
 		{name: "version", summary: "print the version", run: version},
 		{name: "help", summary: "show help for a command"}, // answered by dispatch, which knows the table

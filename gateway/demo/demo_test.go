@@ -1,0 +1,186 @@
+package demo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/liaisonhq/liaison/gateway"
+	"github.com/liaisonhq/liaison/gateway/adapters/fhirrest"
+	"github.com/liaisonhq/liaison/gateway/adapters/rest"
+	"github.com/liaisonhq/liaison/gateway/connector"
+	"github.com/liaisonhq/liaison/gateway/outbox"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// testAdapters is the part of cmd/liaison's registry the demo needs.
+func testAdapters() gateway.Adapters {
+	return gateway.Adapters{
+		connector.FHIR: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return fhirrest.New(cfg, c) },
+		connector.REST: func(cfg connector.Config, c *http.Client) (outbox.Sender, error) { return rest.New(cfg, c) },
+	}
+}
+
+// start starts a demo on a free port, closed when the test ends.
+func start(t *testing.T) *Demo {
+	t.Helper()
+	d, err := Start(Config{Addr: "127.0.0.1:0", Adapters: testAdapters()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := d.Close(); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return d
+}
+
+// The scenario runs to its end state, and the report says what went where.
+func TestPlay(t *testing.T) {
+	d := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	r, err := d.Play(ctx)
+	if err != nil {
+		t.Fatalf("play: %v", err)
+	}
+	if len(r.Flows) != 14 {
+		t.Errorf("%d flows, want 14 (11 from the scheduler, 3 from the EHR)", len(r.Flows))
+	}
+	counts := map[string]int{}
+	for _, f := range r.Flows {
+		for _, dv := range f.Deliveries {
+			if dv.State != "delivered" || dv.Request == "" || dv.Status/100 != 2 {
+				t.Errorf("%s %s %s to the %s: %+v", f.From, f.Type, f.ID, dv.To, dv)
+			}
+			if dv.Echo != (dv.To == f.From) {
+				t.Errorf("%s %s to the %s: echo %v", f.Type, f.ID, dv.To, dv.Echo)
+			}
+			counts[dv.To]++
+		}
+	}
+	if counts[labelEHR] != 11 || counts[labelScheduler] != 14 {
+		t.Errorf("deliveries by destination: %v, want EHR 11, scheduler 14", counts)
+	}
+	for _, c := range r.Connectors {
+		if c.Status != "connected" || c.Queued+c.Failed+c.Dead != 0 {
+			t.Errorf("connector %s at the end: %+v", c.Name, c)
+		}
+	}
+	if failed := r.Failed(); len(failed) > 0 || len(r.Checks) != 3 {
+		t.Errorf("checks %+v", r.Checks)
+	}
+
+	var out bytes.Buffer
+	r.WriteTo(&out)
+	for _, want := range []string{
+		"PUT Appointment?identifier=urn:hms:appointment|A-1001",
+		"DELETE Appointment?identifier=urn:hms:appointment|A-1005",
+		"PUT /api/Appointment/E-2001",
+		"Console: " + d.URL() + "/  admin token: " + d.AdminToken(),
+		"LIAISON_URL=" + d.URL() + " LIAISON_ADMIN_TOKEN=" + d.AdminToken(),
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
+	}
+	for _, name := range []string{"Alex", "Example", "Casey", "Fictional"} {
+		if strings.Contains(out.String(), name) {
+			t.Errorf("the report shows a patient's name (%s)", name)
+		}
+	}
+}
+
+// verify notices an end state that differs, at either side.
+func TestVerifyNoticesDifferences(t *testing.T) {
+	d := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := d.Play(ctx); err != nil {
+		t.Fatalf("play: %v", err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, d.ehr.base+"/Appointment?identifier="+systemAppointment+"|A-1001", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	d.sched.mu.Lock()
+	d.sched.records["Appointment"]["E-2001"] = []byte(`{"appointmentId":"E-2001","status":"noshow"}`)
+	delete(d.sched.records["Patient"], "E-7001")
+	d.sched.mu.Unlock()
+
+	r := &Report{}
+	d.verify(r)
+	failed := strings.Join(r.Failed(), "\n")
+	for _, want := range []string{
+		"the EHR has no appointment A-1001",
+		"the scheduler has appointment E-2001 noshow, want booked",
+		"the scheduler has no patient E-7001",
+	} {
+		if !strings.Contains(failed, want) {
+			t.Errorf("failed checks lack %q:\n%s", want, failed)
+		}
+	}
+}
+
+// A port in use moves the gateway to a free one, and says so.
+func TestStartMovesFromABusyPort(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	d, err := Start(Config{Addr: busy.Addr().String(), Adapters: testAdapters()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Moved() != busy.Addr().String() || d.URL() == "http://"+busy.Addr().String() {
+		t.Errorf("moved %q, url %s", d.Moved(), d.URL())
+	}
+	res, err := http.Get(d.URL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("healthz: %d", res.StatusCode)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  Config
+		want string // in the error; "" for none
+	}{
+		{name: "defaults", cfg: Config{Adapters: testAdapters()}},
+		{name: "no adapters", cfg: Config{}, want: "adapters: none for fhir connectors"},
+		{name: "bad address", cfg: Config{Addr: "localhost", Adapters: testAdapters()}, want: `addr "localhost"`},
+		{name: "negative timeout", cfg: Config{Timeout: -time.Second, Adapters: testAdapters()}, want: "timeout -1s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.withDefaults().Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("error %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := Start(Config{}, nil); err == nil || errors.Is(err, ErrVerify) {
+		t.Errorf("Start without adapters: %v", err)
+	}
+}
