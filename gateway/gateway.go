@@ -71,6 +71,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	g := &Gateway{cfg: cfg, log: log, mappings: cfg.Mappings, connectors: map[string]*liveConnector{}}
 	g.pollers.progress = map[string]*syncProgress{}
 	g.pollers.pulling = map[string]bool{}
+	g.pollers.again = map[string]bool{}
 	g.setups.run(context.Background()) // set-ups retry until Close, served or not
 	if g.mappings == nil {
 		set, err := transform.NewSet(mappings.FS)

@@ -26,6 +26,7 @@ func newAPI(g *Gateway) *echo.Echo {
 
 	// Webhooks are authenticated by their connector's own scheme.
 	e.POST("/api/webhooks/*", g.webhook)
+	e.PUT("/api/webhooks/*", g.webhook)
 
 	api := e.Group("/api", g.requireAdmin)
 	api.POST("/external-connectors", g.createConnector)

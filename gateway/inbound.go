@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/liaisonhq/liaison/fhir"
+	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/store"
 )
 
@@ -223,14 +225,17 @@ type webhookVerifier interface {
 	Verify(h http.Header, body []byte, now time.Time) (deliveryID string, err error)
 }
 
-// webhook handles POST /api/webhooks/…: the connector whose sync.path it
-// is verifies it with its own scheme (not the admin token), then the
-// payload is applied; 202 only after the commit. A replay of a delivery
-// id already applied is acknowledged with 200 and changes nothing.
+// webhook handles POST /api/webhooks/… and PUT /api/webhooks/…/{type}/{id}:
+// the connector whose sync.path it is verifies it with its own scheme (not
+// the admin token), then the payload is applied; 202 only after the
+// commit. A replay of a delivery id already applied is acknowledged with
+// 200 and changes nothing. A verified notification without a body starts
+// a pull of what changed.
 func (g *Gateway) webhook(c echo.Context) error {
-	lc := g.webhookConnector(c.Request().URL.Path)
+	req := c.Request()
+	lc, typ, id := g.webhookConnector(req.Method, req.URL.Path)
 	if lc == nil {
-		return &statusError{status: http.StatusNotFound, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound, Diagnostics: "no connector takes webhooks at " + c.Request().URL.Path}}
+		return &statusError{status: http.StatusNotFound, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound, Diagnostics: "no connector takes webhooks at " + req.URL.Path}}
 	}
 	body, err := readBody(c, g.cfg.MaxBody)
 	if err != nil {
@@ -241,31 +246,85 @@ func (g *Gateway) webhook(c echo.Context) error {
 		return &statusError{status: http.StatusUnauthorized, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueSecurity,
 			Diagnostics: "connector " + lc.cfg.Name + " has no webhook verification configured (sync.verify, or auth.secret): its webhooks are refused"}}
 	}
-	id, err := lc.verify.Verify(c.Request().Header, body, time.Now())
+	deliveryID, err := lc.verify.Verify(req.Header, body, time.Now())
 	if err != nil {
 		g.log.Warn("webhook refused", "connector", lc.id, "reason", err.Error())
 		c.Response().Header().Set(echo.HeaderWWWAuthenticate, `Signature realm="liaison"`)
 		return &statusError{status: http.StatusUnauthorized, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueSecurity, Diagnostics: "webhook verification failed: " + err.Error()}}
 	}
-	results, dup, err := g.receive(c.Request().Context(), inbound{conn: lc, deliveryID: id, payload: bytes.Clone(body),
+	if len(bytes.TrimSpace(body)) == 0 {
+		return g.notified(c, lc)
+	}
+	if typ != "" {
+		if err := checkRestHookPut(body, typ, id); err != nil {
+			return err
+		}
+	}
+	results, dup, err := g.receive(req.Context(), inbound{conn: lc, deliveryID: deliveryID, payload: bytes.Clone(body),
 		requestID: requestID(c), address: clientAddress(c)})
 	if err != nil {
 		return err
 	}
 	if dup {
-		return c.JSON(http.StatusOK, map[string]any{"status": "duplicate", "deliveryId": id})
+		return c.JSON(http.StatusOK, map[string]any{"status": "duplicate", "deliveryId": deliveryID})
 	}
 	return c.JSON(http.StatusAccepted, map[string]any{"status": "accepted", "records": results})
 }
 
-// webhookConnector finds the connector whose sync.path is path.
-func (g *Gateway) webhookConnector(path string) *liveConnector {
-	g.mu.RLock()
-	defer g.mu.RUnlock()
-	for _, lc := range g.connectors {
-		if lc.cfg.Sync.Mode == "webhook" && lc.cfg.Sync.Path == path {
-			return lc
-		}
+// notified answers a notification without a payload — an R4 rest-hook
+// whose Subscription has no channel.payload — by pulling what changed on
+// the connector's FHIR server since its cursors, in the background.
+func (g *Gateway) notified(c echo.Context, lc *liveConnector) error {
+	if lc.cfg.Type != connector.FHIR {
+		return &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueRequired,
+			Diagnostics: "the webhook has no body: only a FHIR connector can answer a notification without a payload, by pulling what changed"}}
+	}
+	g.startPull(lc, false)
+	return c.JSON(http.StatusAccepted, map[string]any{"status": "pulling"})
+}
+
+// checkRestHookPut checks the body of PUT {path}/{type}/{id}: R4 rest-hook
+// notifications with a payload are an update of the resource at the
+// endpoint taken as a FHIR base. The resource must be the one the URL
+// names.
+func checkRestHookPut(body []byte, typ, id string) error {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+		ID           string `json:"id"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil || head.ResourceType != typ || head.ID != "" && head.ID != id {
+		return &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueInvalid,
+			Diagnostics: "a PUT to " + typ + "/" + id + " carries that " + typ + " resource (resourceType " + typ + ", id " + id + ")", Expression: []string{"resourceType"}}}
 	}
 	return nil
+}
+
+// webhookConnector finds the connector a webhook is for: POST to its
+// sync.path, or PUT to {sync.path}/{type}/{id} (an R4 rest-hook with a
+// payload, which takes the endpoint as a FHIR base). typ and id are set
+// for the latter.
+func (g *Gateway) webhookConnector(method, path string) (lc *liveConnector, typ, id string) {
+	g.mu.RLock()
+	defer g.mu.RUnlock()
+	for _, c := range g.connectors {
+		if c.cfg.Sync.Mode != "webhook" {
+			continue
+		}
+		switch method {
+		case http.MethodPost:
+			if c.cfg.Sync.Path == path {
+				return c, "", ""
+			}
+		case http.MethodPut:
+			rest, ok := strings.CutPrefix(path, c.cfg.Sync.Path+"/")
+			if !ok {
+				continue
+			}
+			t, i, ok := strings.Cut(rest, "/")
+			if ok && fhir.IsResourceType(t) && validName(i) {
+				return c, t, i
+			}
+		}
+	}
+	return nil, "", ""
 }

@@ -42,7 +42,8 @@ type pollers struct {
 	mu       sync.Mutex
 	progress map[string]*syncProgress
 	pulling  map[string]bool
-	wg       sync.WaitGroup // full pulls started by a manual sync
+	again    map[string]bool // an incremental pull asked for while one ran
+	wg       sync.WaitGroup  // pulls started by a manual sync or a notification
 }
 
 // startPolling (re)starts the poll loop of a connector, when it polls and
@@ -73,7 +74,13 @@ func (g *Gateway) pollLoop(ctx context.Context, lc *liveConnector) {
 
 // fullSync starts a full pull of a poll connector in the background; false
 // when one is running already.
-func (g *Gateway) fullSync(lc *liveConnector) bool {
+func (g *Gateway) fullSync(lc *liveConnector) bool { return g.startPull(lc, true) }
+
+// startPull starts a pull of the connector in the background: everything
+// (full) or what changed since its cursors. False when one is running
+// already; an incremental pull asked for meanwhile runs once that one
+// ends, so no notification is lost.
+func (g *Gateway) startPull(lc *liveConnector, full bool) bool {
 	p := &g.pollers
 	p.loops.mu.Lock()
 	ctx := p.loops.ctx
@@ -81,15 +88,34 @@ func (g *Gateway) fullSync(lc *liveConnector) bool {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	if !g.beginPull(lc.id, true) {
+	if !g.beginPull(lc.id, full) {
+		if !full {
+			p.mu.Lock()
+			p.again[lc.id] = true
+			p.mu.Unlock()
+		}
 		return false
 	}
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
-		g.pullAll(ctx, lc, true)
+		g.pullAll(ctx, lc, full)
+		for g.pullAgain(lc.id) && ctx.Err() == nil {
+			g.pullAll(ctx, lc, false)
+		}
 	}()
 	return true
+}
+
+// pullAgain reports whether an incremental pull was asked for while the
+// last one ran, and if so marks the next one as running.
+func (g *Gateway) pullAgain(id string) bool {
+	p := &g.pollers
+	p.mu.Lock()
+	again := p.again[id]
+	delete(p.again, id)
+	p.mu.Unlock()
+	return again && g.beginPull(id, false)
 }
 
 // beginPull marks a pull of the connector as running; false if one is.

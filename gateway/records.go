@@ -253,6 +253,24 @@ func (g *Gateway) changed(res *result, ch *change) {
 	}
 }
 
+// changeSource is where a change posted to the records API comes from:
+// the connector named (by id or name) in ?source=, which then gets no
+// message for it — an application that is also a connector does not get
+// its own changes back — or else sourceHMS.
+func (g *Gateway) changeSource(c echo.Context) (string, error) {
+	name := c.QueryParam("source")
+	if name == "" {
+		return sourceHMS, nil
+	}
+	for _, lc := range g.liveConnectors() {
+		if lc.id == name || lc.cfg.Name == name {
+			return lc.id, nil
+		}
+	}
+	return "", &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound,
+		Diagnostics: "source names no connector: give a connector's id or name, or leave it out", Expression: []string{"source"}}}
+}
+
 // putRecord handles POST /api/records/{type} and PUT /api/records/{type}/{id}.
 func (g *Gateway) putRecord(c echo.Context) error {
 	typ := c.Param("type")
@@ -288,7 +306,11 @@ func (g *Gateway) putRecord(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ch := &change{typ: typ, id: id, data: canonical, hash: contentHash(canonical), source: sourceHMS}
+	source, err := g.changeSource(c)
+	if err != nil {
+		return err
+	}
+	ch := &change{typ: typ, id: id, data: canonical, hash: contentHash(canonical), source: source}
 	if err := g.prepareChange(ch, rec); err != nil { // rec is canonical decoded: no need to decode it again
 		return err
 	}
@@ -322,7 +344,11 @@ func (g *Gateway) deleteRecord(c echo.Context) error {
 	if len(old.Data) > 0 {
 		last, _ = decodeRecord(old.Data)
 	}
-	ch := &change{typ: typ, id: id, deleted: true, hash: "deleted-" + strconv.FormatInt(old.Version, 10), source: sourceHMS}
+	source, err := g.changeSource(c)
+	if err != nil {
+		return err
+	}
+	ch := &change{typ: typ, id: id, deleted: true, hash: "deleted-" + strconv.FormatInt(old.Version, 10), source: source}
 	if err := g.prepareChange(ch, last); err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/liaisonhq/liaison/fhir"
@@ -46,10 +45,19 @@ func New() *Server {
 	}
 }
 
+// TB is the part of testing.TB that Start uses: a test, or anything that
+// runs clean-ups and can fail (the demo). It keeps package testing out of
+// the binaries that use this server.
+type TB interface {
+	Helper()
+	Fatalf(format string, args ...any)
+	Cleanup(func())
+}
+
 // Start returns a new server listening on 127.0.0.1 on a free port. It is
 // shut down, and its connections closed, when the test and its subtests
 // end. A failure to listen fails the test at once.
-func Start(t testing.TB) *Server {
+func Start(t TB) *Server {
 	t.Helper()
 	s := New()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
