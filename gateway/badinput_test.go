@@ -237,6 +237,7 @@ func TestBadInput(t *testing.T) {
 		{name: "malformed message id", method: "GET", path: "/api/messages/not-an-id", status: 404, diagnostics: "not-an-id"},
 		{name: "replay unknown message", method: "POST", path: "/api/messages/0000000000000001/replay", status: 404, diagnostics: "0000000000000001"},
 		{name: "unknown message state", method: "GET", path: "/api/messages?state=lost", status: 400, diagnostics: "state", expression: []string{"state"}},
+		{name: "message record without an id", method: "GET", path: "/api/messages?record=Patient", status: 400, diagnostics: "record", expression: []string{"record"}},
 		{name: "message limit out of range", method: "GET", path: "/api/messages?limit=100000", status: 400, diagnostics: "limit", expression: []string{"limit"}},
 		{name: "unknown record", method: "GET", path: "/api/records/Patient/M404", status: 404, diagnostics: "M404"},
 		{name: "delete unknown record", method: "DELETE", path: "/api/records/Patient/M404", status: 404, diagnostics: "M404"},

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -15,6 +16,13 @@ import (
 // newest first, paged with before (the last id of the previous page).
 func (g *Gateway) listMessages(c echo.Context) error {
 	f := store.Filter{Connector: c.QueryParam("connector"), State: store.State(c.QueryParam("state")), Before: c.QueryParam("before")}
+	if rec := c.QueryParam("record"); rec != "" {
+		typ, id, ok := strings.Cut(rec, "/")
+		if !ok || !validName(typ) || !validName(id) {
+			return badQuery("record", "record must be TYPE/ID, e.g. Appointment/A-1001")
+		}
+		f.RecordType, f.RecordID = typ, id
+	}
 	if f.State != "" && !slices.Contains(store.States, f.State) {
 		return &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueInvalid,
 			Diagnostics: "state must be queued, failed, delivered or dead", Expression: []string{"state"}}}
@@ -59,6 +67,9 @@ func messageView(m *store.Message, full bool) map[string]any {
 	}
 	if !m.DeliveredAt.IsZero() {
 		v["deliveredAt"] = m.DeliveredAt
+	}
+	if n := len(m.Attempts); n > 0 {
+		v["lastAttemptAt"] = m.Attempts[n-1].At
 	}
 	if m.LastError != "" {
 		v["lastError"] = m.LastError

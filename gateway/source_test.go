@@ -31,6 +31,22 @@ func TestRecordSource(t *testing.T) {
 		t.Fatalf("delete with source: %d %+v", code, res)
 	}
 	lv.waitFor("the delete at the EHR", func() bool { return ehr.Count("DELETE") == 1 })
+	var msgs struct {
+		Messages []map[string]any `json:"messages"`
+	}
+	lv.call("GET", "/api/messages?record=Patient/MRN-SRC1", nil, &msgs)
+	if len(msgs.Messages) != 2 || msgs.Messages[0]["op"] != "delete" || msgs.Messages[1]["op"] != "upsert" {
+		t.Errorf("the record's messages: %v", msgs.Messages)
+	}
+	for _, m := range msgs.Messages {
+		if m["lastAttemptAt"] == nil {
+			t.Errorf("message %v has no lastAttemptAt", m["id"])
+		}
+	}
+	lv.call("GET", "/api/messages?record=Patient/MRN-SRC1&state=delivered", nil, &msgs)
+	if len(msgs.Messages) != 2 {
+		t.Errorf("the record's delivered messages: %v", msgs.Messages)
+	}
 	if n := len(scheduler.Requests()); n != 0 {
 		t.Errorf("the scheduler got %d requests for its own changes", n)
 	}

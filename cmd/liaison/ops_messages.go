@@ -17,7 +17,7 @@ import (
 
 func messagesList(ctx context.Context, s *stdio, args []string) int {
 	const cmd = "messages list"
-	f := newFlags(cmd, "[--connector ID|NAME] [--state STATE] [--limit N] [--before ID] [--json]", `
+	f := newFlags(cmd, "[--connector ID|NAME] [--state STATE] [--record TYPE/ID] [--limit N] [--before ID] [--json]", `
 Lists outbox messages, newest first, as a table: id, connector, record,
 operation, state, attempts, age, next attempt and last error. Each message
 is one record change on its way to one connector. The gateway gives 100
@@ -27,6 +27,7 @@ the next page.
 	o := addOpsFlags(f, "write the gateway's JSON instead")
 	conn := f.String("connector", "", "only the messages of this connector, by `ID or NAME`")
 	state := f.String("state", "", "only the messages in this `state`: queued, failed (to be retried), delivered or dead")
+	record := f.String("record", "", "only the messages of one record, as `TYPE/ID` (Appointment/A-1001)")
 	limit := f.Int("limit", 0, "at most `N` messages, 1 to 1000 (default 100)")
 	before := f.String("before", "", "only messages older than the message `ID`: the next page")
 	pos, code, ok := f.parse(s, args)
@@ -50,6 +51,9 @@ the next page.
 	}
 	if *state != "" {
 		q.Set("state", *state)
+	}
+	if *record != "" {
+		q.Set("record", *record)
 	}
 	if *limit != 0 {
 		q.Set("limit", strconv.Itoa(*limit))

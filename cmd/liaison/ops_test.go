@@ -309,6 +309,12 @@ func TestOpsCommands(t *testing.T) {
 		}
 		deadID = opsRow(t, rows, "RECORD", "Appointment/A1")["ID"]
 
+		r = og.ops("messages", "list", "--connector", "Billing", "--record", "Appointment/A1")
+		opsWantCode(t, r, exitOK)
+		if rows := opsTable(t, r.stdout, "ID", "CONNECTOR", "RECORD", "OP", "STATE", "ATTEMPTS", "CREATED", "NEXT ATTEMPT", "LAST ERROR"); len(rows) != 1 || rows[0]["ID"] != deadID {
+			t.Errorf("--record Appointment/A1:\n%s", r.stdout)
+		}
+
 		r = og.ops("messages", "list", "--state", "delivered", "--limit", "2", "--json")
 		opsWantCode(t, r, exitOK)
 		var page messagePage

@@ -545,9 +545,16 @@ type Filter struct {
 	State     State  // "" for every state
 	Before    string // a message id: only older messages (paging)
 	Limit     int    // default 100
+	// RecordType and RecordID, when set, keep one record's messages.
+	RecordType, RecordID string
 }
 
-// Messages lists messages, newest first.
+func (f *Filter) matchRecord(m *Message) bool {
+	return (f.RecordType == "" || m.RecordType == f.RecordType) && (f.RecordID == "" || m.RecordID == f.RecordID)
+}
+
+// Messages lists messages, newest first. A call looks at most 100,000
+// messages; a caller pages with Before.
 func (t *Tx) Messages(f Filter) ([]*Message, error) {
 	if f.Limit <= 0 {
 		f.Limit = 100
@@ -571,7 +578,7 @@ func (t *Tx) Messages(f Filter) ([]*Message, error) {
 			if err := decodeMessage(v, &m); err != nil {
 				return nil, err
 			}
-			if f.Connector == "" || m.Connector == f.Connector {
+			if (f.Connector == "" || m.Connector == f.Connector) && f.matchRecord(&m) {
 				m.Seq = binary.BigEndian.Uint64(k)
 				out = append(out, &m)
 			}
@@ -591,16 +598,19 @@ func (t *Tx) Messages(f Filter) ([]*Message, error) {
 	} else {
 		k, _ = c.Prev()
 	}
-	for ; hasPrefix(k, p) && len(out) < f.Limit; k, _ = c.Prev() {
+	for scanned := 0; hasPrefix(k, p) && len(out) < f.Limit && scanned < 100_000; k, _ = c.Prev() {
 		seq := lastSeq(k)
 		if seq >= before {
 			continue
 		}
+		scanned++
 		m, err := t.message(seq)
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		if f.matchRecord(m) {
+			out = append(out, m)
+		}
 	}
 	return out, nil
 }
