@@ -13,7 +13,8 @@ import (
 )
 
 // demoLines are lines "liaison demo" must print, as patterns: the
-// narrative in both directions, the summary counts, the checks, and the
+// narrative in both directions, the summary counts (the scheduler gets
+// only the EHR's 3 changes, none of its own back), the checks, and the
 // console with the admin token.
 var demoLines = []string{
 	`scheduler\s+→ gateway\s+POST\s+Patient\s+P-1001\s+registered\s+202\s+→ EHR\s+PUT Patient\?identifier=urn:hms:mrn\|P-1001\s+201 created`,
@@ -23,10 +24,10 @@ var demoLines = []string{
 	`EHR\s+→ gateway\s+webhook\s+Patient\s+E-7001\s+registered \(walk-in\)\s+202\s+→ scheduler\s+PUT /api/Patient/E-7001\s+201 created`,
 	`EHR\s+→ gateway\s+webhook\s+Appointment\s+E-2001\s+booked\s+202\s+→ scheduler\s+PUT /api/Appointment/E-2001\s+201 created`,
 	`EHR\s+→ gateway\s+webhook\s+Appointment\s+A-1003\s+cancelled\s+202\s+→ scheduler\s+PUT /api/Appointment/A-1003\s+200 updated`,
-	`The scheduler also got its own 11 changes back`,
 	`Sample EHR\s+connected\s+11\s+0\s+0\n`,
-	`Sample scheduler\s+connected\s+14\s+0\s+0\n`,
-	`✓ all 25 messages delivered, none dead`,
+	`Sample scheduler\s+connected\s+3\s+0\s+0\n`,
+	`✓ all 14 messages delivered to the other system, none dead`,
+	`14 changes, 14 deliveries in `,
 	`✓ the EHR holds 5 patients; A-1001 booked, A-1002 cancelled, A-1003 cancelled, A-1004 booked, E-2001 booked; no A-1005`,
 	`✓ the scheduler holds the same`,
 	`Console: http://127\.0\.0\.1:\d+/  admin token: lsn_\w+\n`,
@@ -40,6 +41,10 @@ func checkDemoOutput(t *testing.T, out string) {
 		if !regexp.MustCompile(p).MatchString(out) {
 			t.Errorf("no line matches %s", p)
 		}
+	}
+	// The scheduler gets the EHR's 3 changes and none of its own 11 back.
+	if n := len(regexp.MustCompile(`→ scheduler\s+(PUT|DELETE) /api/`).FindAllString(out, -1)); n != 3 {
+		t.Errorf("%d deliveries to the scheduler, want 3 (the EHR's changes only)", n)
 	}
 	if strings.Contains(out, "✗") {
 		t.Errorf("a check failed")

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -44,7 +45,8 @@ func start(t *testing.T) *Demo {
 	return d
 }
 
-// The scenario runs to its end state, and the report says what went where.
+// The scenario runs to its end state, and the report says what went where:
+// each change to the other system only, none back to where it came from.
 func TestPlay(t *testing.T) {
 	d := start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -56,27 +58,46 @@ func TestPlay(t *testing.T) {
 	if len(r.Flows) != 14 {
 		t.Errorf("%d flows, want 14 (11 from the scheduler, 3 from the EHR)", len(r.Flows))
 	}
+	other := map[string]string{labelScheduler: labelEHR, labelEHR: labelScheduler}
 	counts := map[string]int{}
 	for _, f := range r.Flows {
+		if len(f.Deliveries) != 1 || f.Deliveries[0].To != other[f.From] {
+			t.Errorf("%s %s %s went to %+v, want the %s only", f.From, f.Type, f.ID, f.Deliveries, other[f.From])
+		}
 		for _, dv := range f.Deliveries {
 			if dv.State != "delivered" || dv.Request == "" || dv.Status/100 != 2 {
 				t.Errorf("%s %s %s to the %s: %+v", f.From, f.Type, f.ID, dv.To, dv)
 			}
-			if dv.Echo != (dv.To == f.From) {
-				t.Errorf("%s %s to the %s: echo %v", f.Type, f.ID, dv.To, dv.Echo)
-			}
 			counts[dv.To]++
 		}
 	}
-	if counts[labelEHR] != 11 || counts[labelScheduler] != 14 {
-		t.Errorf("deliveries by destination: %v, want EHR 11, scheduler 14", counts)
+	if counts[labelEHR] != 11 || counts[labelScheduler] != 3 {
+		t.Errorf("deliveries by destination: %v, want EHR 11, scheduler 3", counts)
 	}
+	delivered := map[string]int{}
 	for _, c := range r.Connectors {
 		if c.Status != "connected" || c.Queued+c.Failed+c.Dead != 0 {
 			t.Errorf("connector %s at the end: %+v", c.Name, c)
 		}
+		delivered[c.Label] = c.Delivered
 	}
-	if failed := r.Failed(); len(failed) > 0 || len(r.Checks) != 3 {
+	if delivered[labelEHR] != 11 || delivered[labelScheduler] != 3 {
+		t.Errorf("delivered by connector: %v, want EHR 11, scheduler 3", delivered)
+	}
+	// The scheduler took only the EHR's changes: the walk-in and its
+	// booking, and the cancellation of A-1003.
+	var got []string
+	for _, rc := range d.sched.deliveries() {
+		got = append(got, rc.method+" "+rc.path+" "+rc.note)
+	}
+	if want := []string{
+		"PUT /api/Patient/E-7001 created",
+		"PUT /api/Appointment/E-2001 created",
+		"PUT /api/Appointment/A-1003 updated",
+	}; !slices.Equal(got, want) {
+		t.Errorf("the scheduler took %q, want %q", got, want)
+	}
+	if failed := r.Failed(); len(failed) > 0 || len(r.Checks) != 3 || r.Checks[0].What != "all 14 messages delivered to the other system, none dead" {
 		t.Errorf("checks %+v", r.Checks)
 	}
 
@@ -86,6 +107,7 @@ func TestPlay(t *testing.T) {
 		"PUT Appointment?identifier=urn:hms:appointment|A-1001",
 		"DELETE Appointment?identifier=urn:hms:appointment|A-1005",
 		"PUT /api/Appointment/E-2001",
+		"14 changes, 14 deliveries in ",
 		"Console: " + d.URL() + "/  admin token: " + d.AdminToken(),
 		"LIAISON_URL=" + d.URL() + " LIAISON_ADMIN_TOKEN=" + d.AdminToken(),
 	} {

@@ -18,7 +18,8 @@
 // small HMS-style REST API that keeps patients and appointments in memory:
 // the gateway delivers records to PUT and DELETE /api/{type}/{id} (with
 // an API key), and the scheduler posts its own changes to the gateway's
-// records API with the admin token.
+// records API with the admin token and ?source= naming its connector, so
+// that the gateway takes them to the EHR and not back to the scheduler.
 //
 // Play registers both connectors through the management API, plays the
 // scenario (scheduler first, then the EHR), waits a bounded time until

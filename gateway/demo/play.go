@@ -91,7 +91,7 @@ func (d *Demo) register(ctx context.Context, r *Report) error {
 				"delivery": delivery}},
 		{Connector{Name: "Sample scheduler", Label: labelScheduler, Type: "rest",
 			Out: "HMS records as they are, PUT and DELETE /api/{type}/{id}, with an API key",
-			In:  "the scheduler posts its changes to /api/records with the admin token"},
+			In:  "the scheduler posts its changes to /api/records with the admin token and ?source= naming this connector"},
 			map[string]any{"name": "Sample scheduler", "type": "rest", "endpoint": d.sched.url + "/api/{type}/{id}",
 				"resources": []string{"Patient", "Appointment"},
 				"auth":      map[string]any{"scheme": "apikey", "key": d.apiKey},
@@ -110,6 +110,9 @@ func (d *Demo) register(ctx context.Context, r *Report) error {
 			return fmt.Errorf("register %s: status %v: %v", c.Name, answer["status"], answer["lastError"])
 		}
 		c.ID, _ = answer["connectorId"].(string)
+		if c.Label == labelScheduler {
+			d.sched.source = c.ID
+		}
 		r.Connectors = append(r.Connectors, c.Connector)
 	}
 	if n := len(d.ehr.subscribers()); n != 1 {
@@ -249,7 +252,7 @@ func (d *Demo) trace(ctx context.Context, r *Report) error {
 			if to == labelScheduler {
 				dv = atScheduler[m.IdempotencyKey]
 			}
-			dv.To, dv.State, dv.Echo = to, m.State, to == f.From
+			dv.To, dv.State = to, m.State
 			if m.State != "delivered" && m.LastError != "" {
 				dv.Note = m.LastError
 			}

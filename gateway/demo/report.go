@@ -59,7 +59,6 @@ type Delivery struct {
 	Request string // the request that reached it: "PUT Appointment?identifier=urn:hms:appointment|A-1001"; "" when none did
 	Status  int    // its answer; 0 when none came
 	State   string // the message's state: delivered, dead, failed, queued
-	Echo    bool   // back to the system the change came from
 	Note    string // the scheduler's word on it (created, unchanged, …), or the last error
 }
 
@@ -95,7 +94,7 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	}
 	fmt.Fprintf(tw, "  gateway\t%s\tembedded mappings, a temporary store\n", r.Gateway)
 	fmt.Fprintf(tw, "  EHR\t%s\tFHIR R4 server; tells the gateway of its own changes by signed webhook\n", r.EHR)
-	fmt.Fprintf(tw, "  scheduler\t%s\tHMS-style REST API; posts its own changes to the gateway's records API\n", r.Scheduler)
+	fmt.Fprintf(tw, "  scheduler\t%s\tHMS-style REST API; posts its own changes to the gateway's records API, naming itself as source\n", r.Scheduler)
 	table()
 
 	fmt.Fprint(&b, "\nConnectors, registered with POST /api/external-connectors\n")
@@ -110,33 +109,19 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 	table()
 
 	fmt.Fprint(&b, "\nWhat flowed where\n")
-	echoes, echoesApplied := 0, 0
 	for _, f := range r.Flows {
 		lead := fmt.Sprintf("  %s\t→ gateway\t%s\t%s\t%s\t%s\t%d", f.From, f.Verb, f.Type, f.ID, f.What, f.Status)
-		shown := 0
-		for _, dv := range f.Deliveries {
-			if dv.Echo {
-				echoes++
-				if dv.State == "delivered" && (dv.Note == "unchanged" || dv.Note == "absent") {
-					echoesApplied++
-				}
-				continue
-			}
-			if shown > 0 {
+		for i, dv := range f.Deliveries {
+			if i > 0 {
 				lead = "  \t\t\t\t\t\t"
 			}
 			fmt.Fprintf(tw, "%s\t→ %s\t%s\t%s\n", lead, dv.To, orDash(dv.Request), outcome(dv))
-			shown++
 		}
-		if shown == 0 {
+		if len(f.Deliveries) == 0 {
 			fmt.Fprintf(tw, "%s\t\t—\t\n", lead)
 		}
 	}
 	table()
-	if echoes > 0 {
-		fmt.Fprintf(&b, "\n  The scheduler also got its own %d changes back (the records API does not tell the\n"+
-			"  gateway which system posted a change) and found %d of them applied already.\n", echoes, echoesApplied)
-	}
 
 	fmt.Fprint(&b, "\nSummary\n")
 	fmt.Fprint(tw, "  connector\tstatus\tdelivered\tdead\tqueued\n")

@@ -19,13 +19,15 @@ import (
 // that keeps patients and appointments in memory as HMS records. The
 // gateway delivers to it (PUT and DELETE /api/{type}/{id}, with its API
 // key in X-API-Key); its own changes it applies, then posts to the
-// gateway's records API.
+// gateway's records API, naming its connector as their source so that the
+// gateway does not deliver them back to it.
 type scheduler struct {
 	apiKey string
 	srv    *http.Server
 	served chan struct{}
 	url    string // http://127.0.0.1:PORT
 	gw     *api   // where its own changes go; set once the gateway runs
+	source string // its connector's id, for ?source=; set once registered
 
 	mu       sync.Mutex
 	records  map[string]map[string]json.RawMessage // type → id → the record, canonical JSON
@@ -88,7 +90,7 @@ func (s *scheduler) authorized(next http.Handler) http.Handler {
 }
 
 // put takes a record from the gateway: 201 when new, 200 when changed or
-// when it holds that record already (its own change, coming back).
+// when it holds that record already.
 func (s *scheduler) put(w http.ResponseWriter, r *http.Request) {
 	typ, id := r.PathValue("type"), r.PathValue("id")
 	data, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -183,8 +185,9 @@ func (s *scheduler) deliveries() []received {
 
 // save applies a change made at the scheduler, then tells the gateway:
 // POST /api/records/{type} for a new record, PUT …/{id} for a changed one,
-// DELETE …/{id} (rec nil) for one withdrawn. It returns the gateway's
-// status and answer.
+// DELETE …/{id} (rec nil) for one withdrawn, each with ?source= naming the
+// scheduler's connector, which then gets no message for it. It returns the
+// gateway's status and answer.
 func (s *scheduler) save(ctx context.Context, typ, id string, rec map[string]any) (int, change, error) {
 	s.mu.Lock()
 	byID := s.records[typ]
@@ -214,6 +217,9 @@ func (s *scheduler) save(ctx context.Context, typ, id string, rec map[string]any
 		method, path = http.MethodDelete, path+"/"+url.PathEscape(id)
 	case had:
 		method, path = http.MethodPut, path+"/"+url.PathEscape(id)
+	}
+	if s.source != "" {
+		path += "?source=" + url.QueryEscape(s.source)
 	}
 	var answer map[string]any
 	code, err := s.gw.call(ctx, method, path, rec, &answer)

@@ -14,18 +14,22 @@ func (d *Demo) verify(r *Report) {
 		r.Checks = append(r.Checks, Check{What: what, OK: len(problems) == 0, Detail: strings.Join(problems, "; ")})
 	}
 
-	// Every message delivered, none dead.
+	// Every message delivered, none dead, none back to the system the
+	// change came from.
 	var problems []string
 	total := 0
 	for _, f := range r.Flows {
 		for _, dv := range f.Deliveries {
 			total++
+			if dv.To == f.From {
+				problems = append(problems, fmt.Sprintf("%s %s went back to the %s", f.Type, f.ID, dv.To))
+			}
 			if dv.State != "delivered" {
 				problems = append(problems, fmt.Sprintf("%s %s to the %s: %s %s", f.Type, f.ID, dv.To, dv.State, dv.Note))
 			}
 		}
 	}
-	check(fmt.Sprintf("all %d messages delivered, none dead", total), problems)
+	check(fmt.Sprintf("all %d messages delivered to the other system, none dead", total), problems)
 
 	// The EHR holds the patients and the appointments with their status.
 	ehrAppts := map[string]string{}
