@@ -12,11 +12,9 @@ var (
 	bucketMsgs    = []byte("msgs")
 	bucketLanes   = []byte("lanes")
 	bucketDue     = []byte("due")
-	bucketLaneDue = []byte("lanedue")
 	bucketStates  = []byte("states")
 	bucketDone    = []byte("done")
 	bucketRecords = []byte("records")
-	bucketSync    = []byte("sync")
 	bucketConns   = []byte("conns")
 	bucketCounts  = []byte("counts")
 	bucketMeta    = []byte("meta")
@@ -28,7 +26,17 @@ var (
 	// the end (of a connector's or a state's range).
 	appendedBuckets = [][]byte{bucketMsgs, bucketDue, bucketStates, bucketDone, bucketAudit}
 
-	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketLaneDue, bucketStates, bucketDone, bucketRecords, bucketSync, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt, bucketAudit}
+	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketStates, bucketDone, bucketRecords, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt, bucketAudit}
+
+	// mergedBuckets are buckets of earlier versions whose entries now live,
+	// under the same keys, in another bucket, next to the entries they go
+	// with: a lane's due time beside its messages, a record's sync states
+	// beside the record. A commit then writes one leaf page where it wrote
+	// two. Open moves what an older store holds.
+	mergedBuckets = []struct{ from, into []byte }{
+		{[]byte("lanedue"), bucketLanes},
+		{[]byte("sync"), bucketRecords},
+	}
 )
 
 // sep separates the parts of a key. Names that go into keys (connector

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -77,7 +78,7 @@ func Open(dir string, opts Options) (*Store, error) {
 				return err
 			}
 		}
-		return nil
+		return mergeBuckets(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -94,6 +95,25 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.commitLoop()
 	go s.releaseLoop(opts.ReleaseEvery)
 	return s, nil
+}
+
+// mergeBuckets moves the entries of an older store's mergedBuckets into
+// the buckets that now hold them, and drops the old buckets.
+func mergeBuckets(tx *bolt.Tx) error {
+	for _, m := range mergedBuckets {
+		from := tx.Bucket(m.from)
+		if from == nil {
+			continue
+		}
+		into := tx.Bucket(m.into)
+		if err := from.ForEach(func(k, v []byte) error { return into.Put(bytes.Clone(k), bytes.Clone(v)) }); err != nil {
+			return err
+		}
+		if err := tx.DeleteBucket(m.from); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Close waits for the commits under way and closes the file. Update

@@ -111,7 +111,7 @@ func (t *Tx) DeleteConnector(id string) error {
 			}
 		}
 	}
-	for _, name := range [][]byte{bucketLanes, bucketDue, bucketLaneDue, bucketCounts} {
+	for _, name := range [][]byte{bucketLanes, bucketDue, bucketCounts} {
 		if err := t.deletePrefix(name, prefix(conn)); err != nil {
 			return err
 		}
@@ -155,7 +155,7 @@ func (t *Tx) PutRecord(r *Record) error {
 func (t *Tx) SyncStates(typ, id string) ([]SyncState, error) {
 	var out []SyncState
 	p := prefix([]byte(typ), []byte(id))
-	c := t.b(bucketSync).Cursor()
+	c := t.b(bucketRecords).Cursor()
 	for k, v := c.Seek(p); hasPrefix(k, p); k, v = c.Next() {
 		var s SyncState
 		if err := decodeSyncState(v, &s); err != nil {
@@ -166,6 +166,8 @@ func (t *Tx) SyncStates(typ, id string) ([]SyncState, error) {
 	return out, nil
 }
 
+// syncKey is where a record's sync state at a connector is kept: in the
+// records bucket, right after the record (key(type, id)).
 func syncKey(m *Message) []byte {
 	return key([]byte(m.RecordType), []byte(m.RecordID), []byte(m.Connector))
 }
@@ -177,13 +179,13 @@ func (t *Tx) syncState(m *Message) SyncState {
 func (t *Tx) putSyncState(m *Message) error {
 	var old SyncState
 	k := syncKey(m)
-	if data := t.b(bucketSync).Get(k); data != nil && decodeSyncState(data, &old) == nil {
+	if data := t.b(bucketRecords).Get(k); data != nil && decodeSyncState(data, &old) == nil {
 		if old.MessageID > m.ID { // a later message already speaks for the record
 			return nil
 		}
 	}
 	s := t.syncState(m)
-	return t.b(bucketSync).Put(k, encodeSyncState(&s))
+	return t.b(bucketRecords).Put(k, encodeSyncState(&s))
 }
 
 // ---- messages
@@ -210,7 +212,7 @@ func (t *Tx) Enqueue(m *Message) error {
 	}
 	// The newest message speaks for its record at the connector.
 	s := t.syncState(m)
-	if err := t.b(bucketSync).Put(syncKey(m), encodeSyncState(&s)); err != nil {
+	if err := t.b(bucketRecords).Put(syncKey(m), encodeSyncState(&s)); err != nil {
 		return err
 	}
 	// A lane that had a message keeps its head, and its due time; else
@@ -332,10 +334,12 @@ func dueAt(m *Message) time.Time {
 }
 
 // setLaneDue puts the lane in the due index at due (a timeKey), or takes
-// it out for nil.
+// it out for nil. The lane's current due time is kept in the lanes bucket
+// at key(conn, lane), right before the lane's messages
+// (key(conn, lane, seq)).
 func (t *Tx) setLaneDue(conn, lane, due []byte) error {
 	laneKey := key(conn, lane)
-	old := t.b(bucketLaneDue).Get(laneKey)
+	old := t.b(bucketLanes).Get(laneKey)
 	if bytes.Equal(old, due) {
 		return nil
 	}
@@ -345,12 +349,12 @@ func (t *Tx) setLaneDue(conn, lane, due []byte) error {
 		}
 	}
 	if due == nil {
-		return t.b(bucketLaneDue).Delete(laneKey)
+		return t.b(bucketLanes).Delete(laneKey)
 	}
 	if err := t.b(bucketDue).Put(key(conn, due, lane), nil); err != nil {
 		return err
 	}
-	return t.b(bucketLaneDue).Put(laneKey, due)
+	return t.b(bucketLanes).Put(laneKey, due)
 }
 
 // Due returns the head messages of the connector's lanes that are due at
