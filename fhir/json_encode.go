@@ -1,11 +1,13 @@
 package fhir
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -67,11 +69,11 @@ func orderMembers(obj map[string]any, t *typeInfo, skipResourceType bool) []memb
 		}
 		ms = append(ms, m)
 	}
-	sort.Slice(ms, func(i, j int) bool {
-		if ms[i].rank != ms[j].rank {
-			return ms[i].rank < ms[j].rank
+	slices.SortFunc(ms, func(a, b member) int {
+		if a.rank != b.rank {
+			return cmp.Compare(a.rank, b.rank)
 		}
-		return ms[i].key < ms[j].key
+		return strings.Compare(a.key, b.key)
 	})
 	return ms
 }
