@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/liaisonhq/liaison/fhir"
+	"github.com/liaisonhq/liaison/gateway/console"
 )
 
 // newAPI builds the Echo router with every route and the middleware that
@@ -23,6 +24,13 @@ func newAPI(g *Gateway) *echo.Echo {
 	e.GET("/healthz", g.healthz)
 	e.GET("/readyz", g.readyz)
 	e.GET("/metrics", g.metrics.handler())
+
+	// The web console: a public page whose script sends the admin token
+	// on every /api call. Only its own paths are routed to it.
+	ui := echo.WrapHandler(console.Handler())
+	for _, p := range console.Paths() {
+		e.Match([]string{http.MethodGet, http.MethodHead}, p, ui)
+	}
 
 	// Webhooks are authenticated by their connector's own scheme.
 	e.POST("/api/webhooks/*", g.webhook)
@@ -53,6 +61,8 @@ func newAPI(g *Gateway) *echo.Echo {
 	api.POST("/translate/:mapping", g.translate)
 	api.GET("/mappings", g.listMappings)
 	api.POST("/mappings/:name/test", g.testMapping)
+	api.POST("/mappings/:name/explain", g.explainMapping)
+	api.GET("/mappings/:name/examples", g.mappingExamples)
 	return e
 }
 
