@@ -486,6 +486,8 @@ func TestOpsCommands(t *testing.T) {
 			t.Errorf("sync of a failing message:\nstdout %q\nstderr %q", r.stdout, r.stderr)
 		}
 		billing.status.Store(http.StatusOK)
+		// Its retry must land before the next case makes Billing refuse.
+		opsWaitFor(t, "A5 delivered", func() bool { cs := og.status(billID); return cs.Failed == 0 && cs.Queued == 0 })
 	})
 
 	t.Run("a paused connector", func(t *testing.T) {
