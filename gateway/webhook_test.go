@@ -1,17 +1,12 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/liaisonhq/liaison/gateway/webhook"
 )
 
 const webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -20,26 +15,7 @@ const webhookSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 // with secret (unsigned when secret is "").
 func postWebhook(t *testing.T, lv *live, path, id, secret string, body []byte) (int, map[string]any) {
 	t.Helper()
-	req, _ := http.NewRequest("POST", lv.url+path, bytes.NewReader(body))
-	req.Header.Set("Content-Type", "application/fhir+json")
-	if secret != "" {
-		s, err := webhook.NewSigner(secret)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range s.Sign(id, time.Now(), body) {
-			req.Header[k] = v
-		}
-	}
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var out map[string]any
-	data, _ := io.ReadAll(res.Body)
-	json.Unmarshal(data, &out)
-	return res.StatusCode, out
+	return sendWebhook(t, lv, "POST", path, id, secret, body)
 }
 
 func fhirPatient(mrn, family string) []byte {
