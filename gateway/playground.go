@@ -46,21 +46,9 @@ type explanation struct {
 // that does not validate, is a 200 whose issues say why; an input that
 // cannot be read is a 400, an unknown mapping a 404.
 func (g *Gateway) explainMapping(c echo.Context) error {
-	m, err := g.mappings.Get(c.Param("name"))
-	if err != nil {
-		return &statusError{status: http.StatusNotFound, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound, Diagnostics: "no mapping named " + quoteName(c.Param("name"))}}
-	}
-	if mt := mediaType(c); mt != "" && !contains(inputTypes[m.Input], mt) {
-		return unsupportedType(mt, inputTypes[m.Input]...)
-	}
-	data, err := readBody(c, g.cfg.MaxBody)
+	m, data, err := g.mappingInput(c, "name")
 	if err != nil {
 		return err
-	}
-	if m.Input == transform.FormatJSON {
-		if err := checkJSON(data); err != nil {
-			return err
-		}
 	}
 	records, err := m.Decode(data)
 	if err != nil {

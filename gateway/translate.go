@@ -37,25 +37,9 @@ var inputTypes = map[transform.Format][]string{
 // (application/fhir+json or application/fhir+xml). Inputs holding several
 // records (CSV) answer a JSON array, or a FHIR collection Bundle.
 func (g *Gateway) translate(c echo.Context) error {
-	m, err := g.mappings.Get(c.Param("mapping"))
-	if err != nil {
-		return &statusError{status: http.StatusNotFound, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound, Diagnostics: "no mapping named " + quoteName(c.Param("mapping"))}}
-	}
-	if mt := mediaType(c); mt != "" {
-		if !contains(inputTypes[m.Input], mt) {
-			return unsupportedType(mt, inputTypes[m.Input]...)
-		}
-	}
-	data, err := readBody(c, g.cfg.MaxBody)
+	m, data, err := g.mappingInput(c, "mapping")
 	if err != nil {
 		return err
-	}
-	if m.Input == transform.FormatJSON {
-		// As for records: the JSON decoder would turn invalid UTF-8 into
-		// U+FFFD and answer 200 with the text changed.
-		if err := checkJSON(data); err != nil {
-			return err
-		}
 	}
 	ctype := contentType(m.Output)
 	if m.Output == transform.FormatFHIR || m.Output == transform.FormatFHIRXML {
@@ -89,6 +73,31 @@ func (g *Gateway) translate(c echo.Context) error {
 		raw[i] = o
 	}
 	return c.JSON(http.StatusOK, raw)
+}
+
+// mappingInput finds the mapping the path parameter names and reads the
+// request body as its input: a Content-Type that suits the mapping's input
+// format (or none), a body within the size limit, and for JSON input
+// well-formed UTF-8 — the JSON decoder would turn invalid UTF-8 into
+// U+FFFD and answer 200 with the text changed.
+func (g *Gateway) mappingInput(c echo.Context, param string) (*transform.Mapping, []byte, error) {
+	m, err := g.mappings.Get(c.Param(param))
+	if err != nil {
+		return nil, nil, &statusError{status: http.StatusNotFound, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueNotFound, Diagnostics: "no mapping named " + quoteName(c.Param(param))}}
+	}
+	if mt := mediaType(c); mt != "" && !contains(inputTypes[m.Input], mt) {
+		return nil, nil, unsupportedType(mt, inputTypes[m.Input]...)
+	}
+	data, err := readBody(c, g.cfg.MaxBody)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.Input == transform.FormatJSON {
+		if err := checkJSON(data); err != nil {
+			return nil, nil, err
+		}
+	}
+	return m, data, nil
 }
 
 // writeFHIR answers FHIR outputs in the negotiated format: one resource,
