@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -67,10 +69,16 @@ func TestLoadHelper(t *testing.T) {
 	case "fhir":
 		serveUntil(ctx, t, addr, fhirserver.New())
 	case "gateway":
+		// As `liaison serve` runs: its collector settings, its logs
+		// buffered (a slog handler serializes its writes).
+		debug.SetGCPercent(400)
+		debug.SetMemoryLimit(64 << 20)
+		logs := bufio.NewWriterSize(os.Stderr, 32<<10)
+		defer logs.Flush()
 		g, err := New(Config{
 			Addr: addr, DataDir: os.Getenv("LIAISON_BENCH_DATA"), AdminToken: os.Getenv("LIAISON_ADMIN_TOKEN"),
 			Adapters: testAdapters(), NoSync: os.Getenv("LIAISON_BENCH_NOSYNC") == "1",
-		}, slog.New(slog.NewJSONHandler(os.Stderr, nil)))
+		}, slog.New(slog.NewJSONHandler(logs, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
