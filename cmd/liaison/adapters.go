@@ -13,6 +13,7 @@ import (
 	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/outbox"
 	"github.com/liaisonhq/liaison/gateway/queue/amqpq"
+	"github.com/liaisonhq/liaison/gateway/queue/kafkaq"
 	"github.com/liaisonhq/liaison/gateway/queue/natsq"
 )
 
@@ -41,6 +42,9 @@ func adapters() gateway.Adapters {
 		},
 		connector.NATS: func(cfg connector.Config, _ *http.Client) (outbox.Sender, error) { return natsq.NewPublisher(cfg) },
 		connector.AMQP: func(cfg connector.Config, _ *http.Client) (outbox.Sender, error) { return amqpq.NewPublisher(cfg) },
+		connector.Kafka: func(cfg connector.Config, _ *http.Client) (outbox.Sender, error) {
+			return kafkaq.NewPublisher(cfg)
+		},
 	}
 }
 
@@ -52,6 +56,9 @@ func consumers() map[connector.Type]gateway.ConsumerFactory {
 		},
 		connector.AMQP: func(cfg connector.Config, durable string) (gateway.Consumer, error) {
 			return amqpq.NewConsumer(cfg, durable)
+		},
+		connector.Kafka: func(cfg connector.Config, durable string) (gateway.Consumer, error) {
+			return kafkaq.NewConsumer(cfg, durable)
 		},
 	}
 }

@@ -18,7 +18,7 @@ import (
 // it points to, so a Config that nobody mutates is safe for concurrent use.
 type Config struct {
 	Name     string `json:"name" yaml:"name"`                             // required, unique, shown to operators
-	Type     Type   `json:"type" yaml:"type"`                             // required: fhir, rest, soap, graphql, webhook, nats, amqp
+	Type     Type   `json:"type" yaml:"type"`                             // required: fhir, rest, soap, graphql, webhook, nats, amqp, kafka
 	Endpoint string `json:"endpoint,omitempty" yaml:"endpoint,omitempty"` // the system's base URL (a FHIR base, or ending in a resource type)
 	Auth     *Auth  `json:"auth,omitempty" yaml:"auth,omitempty"`         // outbound authentication; nil for none
 	Sync     Sync   `json:"sync" yaml:"sync,omitempty"`                   // the trigger; default push-only
@@ -49,10 +49,11 @@ const (
 	Webhook Type = "webhook"
 	NATS    Type = "nats"
 	AMQP    Type = "amqp"
+	Kafka   Type = "kafka"
 )
 
 // types lists every Type, in the order error messages name them.
-var types = []Type{FHIR, REST, SOAP, GraphQL, Webhook, NATS, AMQP}
+var types = []Type{FHIR, REST, SOAP, GraphQL, Webhook, NATS, AMQP, Kafka}
 
 // The auth schemes, the values of Auth.Scheme. Parse also reads "api-key"
 // and "api_key" as SchemeAPIKey.

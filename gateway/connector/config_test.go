@@ -291,6 +291,14 @@ func TestValidate(t *testing.T) {
 			c.Sync = Sync{Mode: ModeQueue, Subject: "patients"}
 		}, nil, ""},
 		{"amqps", func(c *Config) { c.Type, c.Endpoint, c.Sync = AMQP, "amqps://mq.test", Sync{} }, nil, ""},
+		{"kafka queue", func(c *Config) {
+			c.Type, c.Endpoint, c.Auth = Kafka, "kafka://k1.test:9092,k2.test:9092?subject=hms.out", nil
+			c.Sync = Sync{Mode: ModeQueue, Subject: "ehr.patients"}
+		}, nil, ""},
+		{"kafka over TLS with SASL", func(c *Config) {
+			c.Type, c.Endpoint, c.Sync = Kafka, "kafka+ssl://k.test:9093?sasl=scram-sha-512", Sync{}
+			c.Auth = &Auth{Scheme: SchemeBasic, Username: "u", Password: "env:KAFKA_PASSWORD"}
+		}, nil, ""},
 		{"rename map with one resource", func(c *Config) {
 			c.Mapping = Mapping{Rename: map[string]string{"hmsName": "name"}}
 			c.Resources = []string{"Patient"}
@@ -320,6 +328,15 @@ func TestValidate(t *testing.T) {
 		{"amqp endpoint is nats", func(c *Config) {
 			c.Type, c.Endpoint, c.Auth, c.Sync = AMQP, "nats://x", nil, Sync{}
 		}, []string{"endpoint"}, "amqp or amqps"},
+		{"kafka endpoint is https", func(c *Config) {
+			c.Type, c.Endpoint, c.Auth, c.Sync = Kafka, "https://k.test", nil, Sync{}
+		}, []string{"endpoint"}, "kafka or kafka+ssl"},
+		{"kafka endpoint with credentials", func(c *Config) {
+			c.Type, c.Endpoint, c.Auth, c.Sync = Kafka, "kafka://u:p@k.test:9092", nil, Sync{}
+		}, []string{"endpoint"}, "credentials"},
+		{"poll for kafka", func(c *Config) {
+			c.Type, c.Endpoint, c.Auth, c.Sync = Kafka, "kafka://k.test", nil, Sync{Mode: ModePoll, Interval: Duration(time.Minute)}
+		}, []string{"sync.mode"}, "does not go with type kafka"},
 		{"mode unknown", func(c *Config) { c.Sync.Mode = "push" }, []string{"sync.mode"}, `unknown mode "push"`},
 		{"queue for fhir", func(c *Config) { c.Sync = Sync{Mode: ModeQueue, Subject: "s"} }, []string{"sync.mode"}, "does not go with type fhir"},
 		{"poll for nats", func(c *Config) {

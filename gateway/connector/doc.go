@@ -1,7 +1,7 @@
 // Package connector holds the configuration of a connector: one external
 // system (an EHR's FHIR server, a REST, SOAP or GraphQL API, a webhook
-// receiver, a NATS or AMQP queue) that the gateway keeps in step with the
-// HMS records.
+// receiver, a NATS, AMQP or Kafka queue) that the gateway keeps in step
+// with the HMS records.
 //
 // A connector arrives in one of two ways, and both mean the same:
 //

@@ -124,7 +124,7 @@ func TestParseFileErrors(t *testing.T) {
 		{"missing name, at the entry", "connectors:\n  - type: rest\n    endpoint: https://x.test\n",
 			"c.yaml:2:5: connectors[0].name: required"},
 		{"empty entry", "connectors:\n  -\n", "c.yaml:2:4: connectors[0].name: required\n" +
-			"c.yaml:2:4: connectors[0].type: required: one of fhir, rest, soap, graphql, webhook, nats, amqp"},
+			"c.yaml:2:4: connectors[0].type: required: one of fhir, rest, soap, graphql, webhook, nats, amqp, kafka"},
 		{"bad value", conn + "    sync: {mode: poll, interval: 0.5, cursor: updatedAt}\n",
 			"c.yaml:5:34: connectors[0].sync.interval: 500ms is less than 1s"},
 		{"decode error hides what follows from it", conn + "    auth: {scheme: [bearer], token: t}\n",

@@ -88,6 +88,8 @@ func (p *problems) endpoint(t Type, endpoint string) {
 		schemes = []string{"nats"}
 	case AMQP:
 		schemes = []string{"amqp", "amqps"}
+	case Kafka:
+		schemes = []string{"kafka", "kafka+ssl"}
 	case FHIR, REST, SOAP, GraphQL, Webhook:
 		if endpoint == "" {
 			p.add("endpoint", fmt.Errorf("%w for type %s", ErrRequired, t))
@@ -145,7 +147,7 @@ var modeTypes = map[string][]Type{
 	ModePushOnly: types,
 	ModeWebhook:  {FHIR, REST, SOAP, GraphQL, Webhook},
 	ModePoll:     {FHIR, REST, SOAP, GraphQL},
-	ModeQueue:    {NATS, AMQP},
+	ModeQueue:    {NATS, AMQP, Kafka},
 }
 
 // minInterval bounds Sync.Interval from below.

@@ -1,7 +1,8 @@
 // Package queue is the contract between the gateway and its message-queue
-// adapters (natsq for NATS JetStream, amqpq for RabbitMQ): what a consumer
-// hands the gateway for each message, how the gateway says that a message
-// can never be processed, and the options every consumer takes.
+// adapters (natsq for NATS JetStream, amqpq for RabbitMQ, kafkaq for
+// Kafka): what a consumer hands the gateway for each message, how the
+// gateway says that a message can never be processed, and the options
+// every consumer takes.
 //
 // A consumer delivers each message to a Handler and settles it by the
 // answer, at least once:
