@@ -72,7 +72,7 @@ func TestLoadHelper(t *testing.T) {
 		// As `liaison serve` runs: its collector settings, its logs
 		// buffered (a slog handler serializes its writes).
 		debug.SetGCPercent(400)
-		debug.SetMemoryLimit(64 << 20)
+		debug.SetMemoryLimit(48 << 20)
 		logs := bufio.NewWriterSize(os.Stderr, 32<<10)
 		defer logs.Flush()
 		g, err := New(Config{

@@ -119,7 +119,7 @@ const serveGCPercent = 400
 // whatever serveGCPercent allows, so a burst of deliveries cannot grow the
 // heap to five times what is live. It is a soft limit: the gateway does
 // not fail at it.
-const serveMemoryLimit = 64 << 20
+const serveMemoryLimit = 48 << 20
 
 func collectGarbageLessOften() {
 	if os.Getenv("GOGC") == "" {

@@ -30,7 +30,8 @@ type Options struct {
 	// has touched leave its resident memory; they stay in the kernel's
 	// page cache. bbolt maps the whole file, so without this every page
 	// read or written since start stays resident, and the process's RSS
-	// grows with the file. Default 250ms; negative never.
+	// grows with the file. Default 100ms (at 250ms, delivering 6,000
+	// messages a second touched 60 MiB in between); negative never.
 	ReleaseEvery time.Duration
 }
 
@@ -59,7 +60,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		opts.MaxBatch = 1000
 	}
 	if opts.ReleaseEvery == 0 {
-		opts.ReleaseEvery = 250 * time.Millisecond
+		opts.ReleaseEvery = 100 * time.Millisecond
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
