@@ -141,8 +141,7 @@ func (r *Report) WriteTo(w io.Writer) (int64, error) {
 
 	fmt.Fprintf(&b, "\nConsole: %s/  admin token: %s\n", r.Gateway, r.Token)
 	fmt.Fprintf(&b, "Operator CLI: export LIAISON_URL=%s LIAISON_ADMIN_TOKEN=%s\n", r.Gateway, r.Token)
-	fmt.Fprint(&b, "  then the liaison commands that talk to a gateway find this one, and so does\n")
-	fmt.Fprint(&b, "  curl -H \"Authorization: Bearer $LIAISON_ADMIN_TOKEN\" $LIAISON_URL/api/external-connectors\n")
+	fmt.Fprint(&b, "  then (with --stay): liaison connectors list, liaison messages list, liaison records get Appointment A-1002\n")
 	n, err := w.Write(b.Bytes())
 	return int64(n), err
 }
