@@ -104,8 +104,7 @@ func (g *Gateway) prepareChange(ch *change, rec map[string]any) error {
 		if lc.id == ch.source || !lc.sends(ch.typ) {
 			continue
 		}
-		m := &store.Message{Connector: lc.id, RecordType: ch.typ, RecordID: ch.id, Op: op,
-			IdempotencyKey: idempotencyKey(ch.source, lc.id, ch.typ, ch.id, op, ch.hash)}
+		m := &store.Message{Connector: lc.id, RecordType: ch.typ, RecordID: ch.id, Op: op}
 		if rec != nil {
 			body, ctype, err := g.mapFor(lc, ch.typ, rec)
 			if err != nil {
@@ -154,9 +153,12 @@ func contentType(f transform.Format) string {
 }
 
 // idempotencyKey is the same for every attempt of one change to one
-// connector, and differs between changes.
-func idempotencyKey(source, conn, typ, id, op, hash string) string {
-	sum := sha256.Sum256([]byte(source + "\x00" + conn + "\x00" + typ + "\x00" + id + "\x00" + op + "\x00" + hash))
+// connector, and differs between changes: the record's version is in it,
+// so a record that goes from A to B and back to A sends its third change
+// under a key of its own (a downstream that deduplicates by key, or a
+// queue by message id, would otherwise drop it as a repeat of the first).
+func idempotencyKey(source, conn, typ, id, op, hash string, version int64) string {
+	sum := sha256.Sum256([]byte(source + "\x00" + conn + "\x00" + typ + "\x00" + id + "\x00" + op + "\x00" + hash + "\x00" + strconv.FormatInt(version, 10)))
 	return hex.EncodeToString(sum[:16])
 }
 
@@ -226,6 +228,7 @@ func (g *Gateway) applyChange(tx *store.Tx, ch *change, res *result) error {
 	for _, m := range ch.messages {
 		cp := *m
 		cp.CreatedAt = tx.Now()
+		cp.IdempotencyKey = idempotencyKey(ch.source, cp.Connector, ch.typ, ch.id, cp.Op, ch.hash, rec.Version)
 		if err := tx.Enqueue(&cp); err != nil {
 			return err
 		}

@@ -1,0 +1,146 @@
+// Package jetstream is the outbox on NATS JetStream, for deployments that
+// run several stateless gateways (liaison serve) instead of one process
+// with its bbolt store. It keeps the bbolt outbox's guarantees: nothing
+// acknowledged is lost, delivery is at-least-once with the message's
+// idempotency key, in order per record, retried with capped jittered
+// backoff, dead-lettered, replayable, pausable.
+//
+//	o, err := jetstream.New(nc, jetstream.Config{Replicas: 3}, log)
+//	err = o.Ensure(ctx)                    // streams and bucket, at start
+//	err = o.Publish(ctx, msgs)             // before the 202
+//	err = o.Run(ctx, connector, sender, policy) // in every gateway, per connector
+//	err = o.Pause(ctx, connector, "")      // on every gateway
+//	n, err := o.Replay(ctx, connector, nil, progress)
+//
+// # Streams
+//
+// LIAISON_OUTBOX holds the messages on subjects
+// liaison.outbox.<connector>.<partition>, where partition is FNV-1a of
+// "<record type>/<record id>" mod Config.Partitions (default 16): every
+// message of one record is in one partition, and records spread over the
+// partitions. The partition count is recorded in the control bucket, and
+// Ensure refuses another: changing it would move records between
+// partitions while older messages of theirs wait in the old ones.
+//
+// The stream is a work queue: a message is removed once acknowledged, and
+// one that no gateway consumes stays however long that lasts. Interest
+// retention was the other choice; it drops a message published while no
+// consumer covers its subject (a connector no gateway has run yet, or one
+// whose consumers were deleted), which an outbox cannot allow. A work
+// queue also makes the server refuse two consumers on one partition. What
+// it costs: the stream keeps no history of delivered messages (their
+// record is the records' sync state and the audit trail), and nothing
+// else may consume the outbox's subjects (monitoring reads stream and
+// consumer info). File storage; discard-new, so a full stream refuses a
+// publish rather than dropping an accepted message; Config.Replicas of 1,
+// or 3 on a cluster, where a publish is acknowledged once a quorum (two of
+// three) stored it.
+//
+// Stored is written to the servers' files, not synced to disk: a server
+// syncs every sync_interval (2 minutes by default). With three replicas on
+// three machines an acknowledged message survives the loss of any one
+// machine; with one replica it survives a killed server but not a power
+// cut, unless the server runs with jetstream { sync_interval: always },
+// which syncs every message and costs about five times the latency (see
+// BenchmarkOutbox).
+//
+// LIAISON_DEAD holds dead letters on liaison.dead.<connector>, with limits
+// retention: they stay until replayed. The key-value bucket
+// LIAISON_CONTROL holds the pause flags (paused.<connector>) and the
+// partition count (config.partitions).
+//
+// # Publish
+//
+// Publish publishes every message asynchronously and returns once the
+// stream acknowledged all of them; a publish left unanswered or refused
+// for the moment (a leader election: no responders, 503) is published
+// again, until ctx ends. Each message's Nats-Msg-Id is the outbox message
+// ID, which the stream stores once within Config.Duplicates (default 5m):
+// a re-publish after a lost acknowledgement, by Publish or by its caller
+// with the same IDs, is harmless. The ID rather than the idempotency key:
+// a record changed A → B → A has two messages with the same key (source,
+// record, content hash), and deduplicating on it would silently drop the
+// third change; the key travels in its own header for the connector.
+//
+// Per-record order holds within one call: the n-th change of a record in
+// msgs is published once its (n-1)-th is acknowledged, so a message
+// published again never lands behind a later change of its record. It
+// does not hold between concurrent calls carrying changes of one record:
+// the caller serializes a record's changes (see the gateway's accept
+// path).
+//
+// # Delivery
+//
+// Every gateway calls Run for every connector. Run keeps one durable pull
+// consumer per partition, filtered on its subject, with explicit acks and
+// MaxAckPending 1: the server hands out a partition's next message only
+// once the previous one is acknowledged. That one setting gives the order
+// per record (a message being retried stays pending, so the record's later
+// changes and every other record of the partition wait behind it) and the
+// exclusion between gateways (one message of a partition is out at a
+// time, cluster-wide, whichever gateway holds it). The cost is throughput
+// per partition: one message per send-and-acknowledge round trip, and a
+// record being retried holds up the records that share its partition until
+// it is delivered or dead. The remedy is more partitions: a connector's
+// concurrency is its partition count, spread over the gateways.
+//
+// AckWait is the connector's Policy.Timeout plus Config.AckMargin: a send
+// is cancelled after Timeout, so when a gateway dies holding a message,
+// the message goes to another gateway only after any send of it has ended,
+// and two sends of one partition never overlap.
+//
+// Which gateway delivers a partition: the consumers have a priority group
+// with the "prioritized" policy, and each gateway pulls a partition with
+// the priority FNV-1a(instance, connector, partition) mod 10. The server
+// hands a message to the waiting pull of the lowest priority, so each
+// partition goes to the gateway that hashes lowest on it and stays there
+// (that gateway's pull is waiting whenever a message is acknowledged),
+// partitions spread over the gateways, a gateway that starts takes its
+// share at once, and when a gateway dies its pulls vanish with its
+// connection and the next one takes over; the message it held comes after
+// AckWait. Pinned clients (priority policy pinned_client with a PinnedTTL)
+// were the other choice, and work in this server version, but do not share
+// the load: the first gateway to pull pins every partition and keeps them
+// until it dies, so after a rolling restart one gateway delivers
+// everything, and failover waits for PinnedTTL besides AckWait. Exclusion
+// does not need them, since MaxAckPending 1 gives it.
+//
+// An attempt is settled as package outbox classifies its error (see Run):
+// delivered is acknowledged and the acknowledgement confirmed; a retry is
+// a negative acknowledgement with a delay (capped exponential backoff with
+// full jitter from the number of deliveries, Retry-After as a floor),
+// which the server keeps across a leader change; dead — a permanent
+// failure, or a retry that would come after Policy.MaxAge from the
+// message's creation or replay — is published to the dead-letter stream
+// (with the attempt's status, error and response, never the payload in an
+// error; Nats-Msg-Id "<id>:dead:<outbox sequence>") and then acknowledged;
+// a 410 Gone is retried and pauses the connector with reason "gone".
+//
+// # Pause, counts, replay
+//
+// Pause and Resume set and delete the connector's flag in the control
+// bucket; every Run watches it (and reads it every Config.ControlPoll) and
+// stops or resumes pulling; a delivery under way ends first. Counts are
+// read from the engine, not from a process: queued is the outbox stream's
+// count on the connector's subjects (waiting, in flight and being
+// retried), dead the dead-letter stream's. Replay publishes dead letters
+// back to the end of their partitions with Nats-Msg-Id
+// "<id>:replay:<dead-letter sequence>" and then deletes them, so a replay
+// that stopped half-way and is started again stores each once.
+//
+// # Guarantees and their limits
+//
+// A message is acknowledged only after its send succeeded; every failure
+// between send and acknowledgement (a gateway killed, an acknowledgement
+// lost with a server) makes it come again with the same idempotency key,
+// possibly to another gateway. Order is kept per record as stored, with
+// these exceptions, which an idempotent connector absorbs: a redelivery
+// after an acknowledgement lost in a consumer leader change can reach the
+// connector after the record's next change; a replayed dead letter comes
+// after the record's later changes, as in the bbolt outbox.
+//
+// Not here, unlike the bbolt outbox: a circuit breaker per connector
+// (each partition backs off on its own), Policy.Concurrency (a gateway
+// delivers as many partitions at once as it holds), and the history of
+// attempts (logged, and counted through Config.OnAttempt).
+package jetstream
