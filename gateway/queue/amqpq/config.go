@@ -1,10 +1,8 @@
 package amqpq
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -21,10 +19,11 @@ const (
 	defaultTimeout = 30 * time.Second
 	// dialTimeout bounds connecting, TLS and the AMQP handshake.
 	dialTimeout = 10 * time.Second
-	// heartbeat is the AMQP heartbeat interval asked for: a silent server
-	// is taken for gone after three of them.
+	// heartbeat is the AMQP heartbeat interval asked for: amqp091 takes a
+	// server silent for 1.5 of them (15s) for gone.
 	heartbeat = 10 * time.Second
-	// closeGrace bounds the close handshake of a connection given up.
+	// closeGrace bounds closing a connection: the close handshake, after
+	// which the socket is cut.
 	closeGrace = time.Second
 	// placeType in a publish routing key stands for the record's type.
 	placeType = "{type}"
@@ -176,54 +175,4 @@ func checkAuth(a *connector.Auth) error {
 		return fmt.Errorf("auth scheme %q: AMQP connectors take none (the URI's user, else guest) or basic", a.Scheme)
 	}
 	return nil
-}
-
-// dial connects to the broker, bounded by dialTimeout and by ctx. The
-// connection is named after the connector, for the broker's operators.
-func (c config) dial(ctx context.Context) (*amqp.Connection, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	deadline := time.Now().Add(dialTimeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	ac := amqp.Config{
-		Heartbeat:  heartbeat,
-		Properties: amqp.Table{"connection_name": "liaison " + c.name, "product": "liaison"},
-		Dial: func(network, addr string) (net.Conn, error) {
-			d := net.Dialer{Deadline: deadline}
-			conn, err := d.DialContext(ctx, network, addr)
-			if err != nil {
-				return nil, err
-			}
-			// amqp091 clears the deadline once the handshake is done.
-			if err := conn.SetDeadline(deadline); err != nil {
-				conn.Close()
-				return nil, err
-			}
-			return conn, nil
-		},
-	}
-	if a := c.auth; a != nil && strings.EqualFold(a.Scheme, connector.SchemeBasic) {
-		pw, err := connector.ResolveSecret(a.Password)
-		if err != nil {
-			return nil, fmt.Errorf("auth password: %w", err)
-		}
-		ac.SASL = []amqp.Authentication{&amqp.PlainAuth{Username: a.Username, Password: pw}}
-	}
-	conn, err := amqp.DialConfig(c.url, ac)
-	if err != nil {
-		return nil, fmt.Errorf("connect to %s: %w", redact(c.url), err)
-	}
-	return conn, nil
-}
-
-// redact returns raw without the password it may hold.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }

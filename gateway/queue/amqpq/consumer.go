@@ -130,20 +130,21 @@ func (c *Consumer) session(ctx context.Context, handle queue.Handler) (handled i
 	if err != nil {
 		return 0, err
 	}
-	c.setConn(conn)
+	c.setConn(conn.Connection)
 	s := &session{Consumer: c, failures: map[string]int{}}
 	defer func() {
 		s.wait.Wait() // the nacks under way
 		c.setConn(nil)
-		_ = conn.CloseDeadline(time.Now().Add(closeGrace)) // unsettled messages are requeued
+		_ = conn.close() // unsettled messages are requeued
 	}()
 	defer s.stopTimers()
 
 	// Setup is a few round trips; a broker that stalls them gets the
-	// connection closed when ctx ends.
-	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now().Add(closeGrace)) })
-	deliveries, err := c.setup(conn)
-	if !stop() {
+	// connection given up when ctx ends.
+	stop := context.AfterFunc(ctx, conn.abandon)
+	deliveries, err := c.setup(conn.Connection)
+	stop()
+	if ctx.Err() != nil {
 		return 0, nil
 	}
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -32,18 +33,20 @@ const maxIdle = 16
 // message's. A Publisher is safe for concurrent use.
 type Publisher struct {
 	cfg config
-	// sem, one slot, is held to read or change conn, idle and closed, and
-	// while connecting or opening a channel, so that concurrent Sends dial
-	// once.
-	sem    chan struct{}
-	conn   *amqp.Connection
+	// sem, one slot, is held while connecting or opening a channel, so
+	// that concurrent Sends dial once, and to change conn or closed.
+	sem chan struct{}
+	// mu guards conn, idle and closed; it is never held across I/O, so
+	// that a Send that is done never waits for one that connects.
+	mu     sync.Mutex
+	conn   *conn
 	idle   []*pubChannel
 	closed bool
 }
 
 // pubChannel is a confirm-mode channel and what it notifies.
 type pubChannel struct {
-	conn    *amqp.Connection
+	conn    *conn
 	ch      *amqp.Channel
 	returns chan amqp.Return // unroutable mandatory publishes
 	closes  chan *amqp.Error // why the server closed the channel
@@ -71,12 +74,16 @@ func NewPublisher(cfg connector.Config) (*Publisher, error) {
 // (a full queue with overflow reject-publish, say), returns it as
 // unroutable (no queue bound: an operator can still add one, and nothing
 // is lost meanwhile), closes the channel (no such exchange) or does not
-// confirm in time — a Send that outlives its ctx closes the connection,
+// answer in time — a Send that outlives its ctx gives the connection up,
 // since the channel's state is then unknown, and the next Send dials
 // again. Permanent when the message can never be published: larger than
 // the broker's max_message_size, or a record type unfit for {type}. A
 // confirm does not come twice, but a retried Send publishes again: the
 // consumer dedupes by MessageId.
+//
+// Send returns by the end of ctx or of the timeout, whatever the broker
+// does, plus at most closeGrace (1s) when a call it made must wait for the
+// connection given up to close.
 func (p *Publisher) Send(ctx context.Context, m outbox.Message) error {
 	exchange, key, err := p.cfg.target(m.RecordType)
 	if err != nil {
@@ -101,7 +108,7 @@ func (p *Publisher) Send(ctx context.Context, m outbox.Message) error {
 		AppId:        "liaison",
 		Body:         m.Body,
 	})
-	p.release(pc, err == nil)
+	p.release(ctx, pc, err == nil)
 	if err != nil {
 		var se *outbox.SendError
 		if errors.As(err, &se) {
@@ -113,21 +120,23 @@ func (p *Publisher) Send(ctx context.Context, m outbox.Message) error {
 }
 
 // publish publishes msg on pc and waits for the confirm. A failure leaves
-// pc unfit for another publish.
+// pc unfit for another publish. When ctx ends first, pc's connection is
+// given up: the confirm may still come, and nothing else would unblock a
+// broker that stalls.
 func (pc *pubChannel) publish(ctx context.Context, exchange, key string, msg amqp.Publishing) error {
-	// A Send that outlives ctx gives the connection up: the confirm may
-	// still come, and nothing else would unblock a broker that stalls.
-	stop := context.AfterFunc(ctx, func() { _ = pc.conn.CloseDeadline(time.Now().Add(closeGrace)) })
-	defer stop()
+	// The write itself can block: TCP flow control, a broker that stalls.
+	stop := context.AfterFunc(ctx, pc.conn.abandon)
 	dc, err := pc.ch.PublishWithDeferredConfirm(exchange, key, true, false, msg)
+	stop()
 	if err != nil {
 		return pc.failure(ctx, err)
 	}
 	select {
 	case <-dc.Done():
 	case <-ctx.Done():
-	}
-	if !stop() {
+		// Decided by ctx, never by stop's answer: ctx's Done is closed
+		// before its AfterFuncs start, so stop can report that it stopped
+		// one after ctx has ended.
 		return pc.failure(ctx, nil)
 	}
 	acked := dc.Acked()
@@ -150,10 +159,12 @@ func (pc *pubChannel) publish(ctx context.Context, exchange, key string, msg amq
 	return nil
 }
 
-// failure describes why a publish on pc failed: ctx's end, or the reason
-// the server closed the channel, else err.
+// failure describes why a publish on pc failed: ctx's end (pc's connection
+// is then given up), or the reason the server closed the channel, else
+// err.
 func (pc *pubChannel) failure(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
+		pc.conn.abandon()
 		return fmt.Errorf("no confirm from the broker in time (%w); connection closed", ctx.Err())
 	}
 	select {
@@ -189,35 +200,45 @@ func (p *Publisher) acquire(ctx context.Context) (*pubChannel, error) {
 		return nil, fmt.Errorf("connect: %w", ctx.Err())
 	}
 	defer func() { <-p.sem }()
+	p.mu.Lock()
 	if p.closed {
+		p.mu.Unlock()
 		return nil, ErrClosed
 	}
-	if p.conn == nil || p.conn.IsClosed() {
+	conn := p.conn
+	if conn == nil || !conn.usable() {
 		p.idle = nil // they went with the connection
-		conn, err := p.cfg.dial(ctx)
-		if err != nil {
-			return nil, err
-		}
-		p.conn = conn
+		conn = nil
 	}
 	for len(p.idle) > 0 {
 		pc := p.idle[len(p.idle)-1]
 		p.idle = p.idle[:len(p.idle)-1]
 		if !pc.ch.IsClosed() {
+			p.mu.Unlock()
 			return pc, nil
 		}
 	}
-	conn := p.conn
-	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now().Add(closeGrace)) })
-	defer stop()
+	p.mu.Unlock()
+	if conn == nil {
+		var err error
+		if conn, err = p.cfg.dial(ctx); err != nil {
+			return nil, err
+		}
+		p.mu.Lock()
+		p.conn = conn // closed cannot have changed: Close takes sem
+		p.mu.Unlock()
+	}
+	stop := context.AfterFunc(ctx, conn.abandon)
 	ch, err := conn.Channel()
 	if err == nil {
 		err = ch.Confirm(false)
 	}
+	stop()
+	if ctx.Err() != nil {
+		conn.abandon() // stop can win the race with ctx's end
+		return nil, fmt.Errorf("open a channel: no answer in time (%w); connection closed", ctx.Err())
+	}
 	if err != nil {
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("open a channel: no answer in time (%w); connection closed", ctx.Err())
-		}
 		return nil, fmt.Errorf("open a channel: %w", err)
 	}
 	return &pubChannel{
@@ -229,21 +250,26 @@ func (p *Publisher) acquire(ctx context.Context) (*pubChannel, error) {
 }
 
 // release takes pc back after a publish: into the pool when it is fit for
-// another one, else it is closed (or went with its connection).
-func (p *Publisher) release(pc *pubChannel, ok bool) {
-	p.sem <- struct{}{}
-	if ok && !p.closed && pc.conn == p.conn && !pc.conn.IsClosed() && len(p.idle) < maxIdle {
+// another one, else it is closed (or went with its connection). Closing
+// is a round trip, bounded by ctx like the publish: a broker that does not
+// answer in time gets the connection given up.
+func (p *Publisher) release(ctx context.Context, pc *pubChannel, ok bool) {
+	p.mu.Lock()
+	if ok && !p.closed && pc.conn == p.conn && pc.conn.usable() && len(p.idle) < maxIdle {
 		p.idle = append(p.idle, pc)
-		<-p.sem
+		p.mu.Unlock()
 		return
 	}
-	<-p.sem
-	if !pc.conn.IsClosed() && !pc.ch.IsClosed() {
-		// After a failed publish on a live connection the channel's state
-		// is unknown: it goes. (A broker that stalled got the connection
-		// closed already, so this close is answered.)
-		_ = pc.ch.Close()
+	p.mu.Unlock()
+	if !pc.conn.usable() || pc.ch.IsClosed() {
+		return
 	}
+	// After a failed publish on a live connection the channel's state is
+	// unknown: it goes. A nack or a return comes from a broker that
+	// answers, but it may stall right after.
+	stop := context.AfterFunc(ctx, pc.conn.abandon)
+	_ = pc.ch.Close()
+	stop()
 }
 
 // Close closes the connection. Sends under way fail; later ones return
@@ -251,15 +277,12 @@ func (p *Publisher) release(pc *pubChannel, ok bool) {
 func (p *Publisher) Close() error {
 	p.sem <- struct{}{}
 	defer func() { <-p.sem }()
-	p.closed = true
-	p.idle = nil
-	if p.conn == nil || p.conn.IsClosed() {
+	p.mu.Lock()
+	conn := p.conn
+	p.closed, p.conn, p.idle = true, nil, nil
+	p.mu.Unlock()
+	if conn == nil {
 		return nil
 	}
-	err := p.conn.CloseDeadline(time.Now().Add(closeGrace))
-	p.conn = nil
-	if errors.Is(err, amqp.ErrClosed) {
-		return nil
-	}
-	return err
+	return conn.close()
 }

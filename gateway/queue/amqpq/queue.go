@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
@@ -40,10 +39,10 @@ func EnsureQueue(ctx context.Context, cfg connector.Config, q Queue) error {
 	if err != nil {
 		return fmt.Errorf("amqpq: queue %s: %w", q.Name, err)
 	}
-	stop := context.AfterFunc(ctx, func() { _ = conn.CloseDeadline(time.Now()) })
+	stop := context.AfterFunc(ctx, conn.abandon)
 	defer func() {
 		stop()
-		_ = conn.CloseDeadline(time.Now().Add(closeGrace))
+		_ = conn.close()
 	}()
 	ch, err := conn.Channel()
 	if err != nil {

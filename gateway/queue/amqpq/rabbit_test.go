@@ -30,6 +30,11 @@ var errHandler = errors.New("handler failed")
 // RabbitMQ node takes seconds to start. Each subtest has queues of its own.
 func TestRabbitMQ(t *testing.T) {
 	s := startRabbit(t)
+	// RabbitMQ writes queue definitions to disk lazily: a durable queue
+	// declared moments before a SIGKILL is sometimes gone after the
+	// restart, with what it held (seen 3 times in 16 runs). The restart
+	// test's queue is declared first, so it is seconds old at the kill.
+	ensureQueue(t, queueConfig(s, "restart", ""), Queue{Name: "restart"})
 	for _, tt := range []struct {
 		name string
 		test func(*testing.T, *rabbitServer)
@@ -102,8 +107,14 @@ func send(t *testing.T, p *Publisher, key, body string) {
 	}
 }
 
+// sendSlack is how long past its timeout a Send may take in a test: Send
+// returns by its timeout plus closeGrace; the rest is room for a loaded
+// machine.
+const sendSlack = 5 * time.Second
+
 // sendErr publishes m with a timeout and returns the *outbox.SendError it
-// fails with, failing the test when it does not.
+// fails with, failing the test when it does not, or when Send outlives its
+// timeout by more than sendSlack.
 func sendErr(t *testing.T, p *Publisher, m outbox.Message, timeout time.Duration) *outbox.SendError {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), timeout)
@@ -114,7 +125,7 @@ func sendErr(t *testing.T, p *Publisher, m outbox.Message, timeout time.Duration
 	if !errors.As(err, &se) {
 		t.Fatalf("Send: err = %v, want a *outbox.SendError", err)
 	}
-	if took := time.Since(began); took > timeout+2*closeGrace {
+	if took := time.Since(began); took > timeout+sendSlack {
 		t.Errorf("Send took %v with a %v timeout", took, timeout)
 	}
 	if strings.Contains(err.Error(), string(m.Body)) {
@@ -498,17 +509,26 @@ func testBrokerPaused(t *testing.T, s *rabbitServer) {
 	p := publisher(t, cfg)
 	send(t, p, "k1", "before")
 
-	s.pause()
+	s.pause(t)
 	resumed := false
 	defer func() {
 		if !resumed {
 			s.resume()
 		}
 	}()
-	for _, what := range []string{"no confirm from the broker in time", "connect"} { // the first closes the connection; the second dials
+	// The first Send publishes on the open connection, gets no confirm and
+	// gives the connection up; the second dials, and gets no handshake.
+	// Each is retryable and ends with its timeout (sendErr checks when).
+	for i, what := range []string{"publish to", "connect to"} {
 		se := sendErr(t, p, message("k2", "during"), time.Second)
-		if se.Permanent || se.Status != 0 || !strings.Contains(se.Error(), what) {
-			t.Errorf("paused broker: %v (Permanent %v), want Status 0 saying %q", se, se.Permanent, what)
+		if se.Permanent || se.Status != 0 {
+			t.Errorf("paused broker, Send %d: %v (Permanent %v, Status %d), want retryable", i+1, se, se.Permanent, se.Status)
+		}
+		if !strings.Contains(se.Error(), what) {
+			t.Errorf("paused broker, Send %d: %v, want an error from %q", i+1, se, what)
+		}
+		if i == 0 && !errors.Is(se, context.DeadlineExceeded) {
+			t.Errorf("paused broker, Send 1: %v, want it to wrap %v (nothing answers a paused broker's publish)", se, context.DeadlineExceeded)
 		}
 	}
 	s.resume()

@@ -1,8 +1,8 @@
 package amqpq
 
 import (
+	"bytes"
 	"fmt"
-	"github.com/liaisonhq/liaison/gateway/internal/proctest"
 	"net"
 	"os"
 	"os/exec"
@@ -14,6 +14,8 @@ import (
 	"time"
 
 	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/liaisonhq/liaison/gateway/internal/proctest"
 )
 
 // rabbitStartTimeout bounds a RabbitMQ start, until AMQP answers.
@@ -84,6 +86,11 @@ func startRabbit(t *testing.T) *rabbitServer {
 	return s
 }
 
+// nodeName is the broker's Erlang node name.
+func (s *rabbitServer) nodeName() string {
+	return "liaison-test-" + strconv.Itoa(s.port) + "@localhost"
+}
+
 // url is the broker's AMQP URI, as guest (allowed from the loopback).
 func (s *rabbitServer) url() string { return "amqp://127.0.0.1:" + strconv.Itoa(s.port) + "/" }
 
@@ -96,7 +103,7 @@ func (s *rabbitServer) start(t *testing.T) {
 		// The script then execs the Erlang VM instead of running it as a
 		// child: so the VM is the process killed with the test binary.
 		"RUNNING_UNDER_SYSTEMD=true",
-		"RABBITMQ_NODENAME=liaison-test-" + strconv.Itoa(s.port) + "@localhost",
+		"RABBITMQ_NODENAME=" + s.nodeName(),
 		"RABBITMQ_NODE_IP_ADDRESS=127.0.0.1",
 		"RABBITMQ_NODE_PORT=" + strconv.Itoa(s.port),
 		"RABBITMQ_DIST_PORT=" + strconv.Itoa(s.distPort),
@@ -163,9 +170,88 @@ func environ() []string {
 }
 
 // pause stops the broker (SIGSTOP): connections stay open, nothing
-// answers. resume lets it go on.
-func (s *rabbitServer) pause()  { s.rmq.Signal(syscall.SIGSTOP) }
+// answers. It returns once every thread of the broker's processes has
+// stopped: kill(2) returns before they do, and a broker thread still
+// running for a moment after it can answer what a test sends next (a
+// confirm, a nack). resume lets the broker go on.
+func (s *rabbitServer) pause(t *testing.T) {
+	t.Helper()
+	s.rmq.Signal(syscall.SIGSTOP)
+	if _, err := os.Stat("/proc/self/task"); err != nil {
+		time.Sleep(100 * time.Millisecond) // no procfs to tell: a moment
+		return
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		running, found := s.running()
+		if found > 0 && running == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rabbitmq-server not stopped 10s after SIGSTOP: %d processes found, %d threads running", found, running)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 func (s *rabbitServer) resume() { s.rmq.Signal(syscall.SIGCONT) }
+
+// running counts the threads of the broker's process group (the one
+// pause signals: that of the process the test started, the child of the
+// test with the node name in its environment) that have not stopped, and
+// the group's processes. Port helpers such as erl_child_setup leave the
+// group; they answer no AMQP.
+func (s *rabbitServer) running() (threads, found int) {
+	mark := []byte("\x00RABBITMQ_NODENAME=" + s.nodeName() + "\x00")
+	procs, _ := os.ReadDir("/proc")
+	group := 0
+	for _, p := range procs {
+		if _, ppid, _, ok := procStat(filepath.Join("/proc", p.Name(), "stat")); ok && ppid == os.Getpid() {
+			env, err := os.ReadFile(filepath.Join("/proc", p.Name(), "environ"))
+			if err == nil && bytes.Contains(append([]byte{0}, env...), mark) {
+				group, _ = strconv.Atoi(p.Name())
+				break
+			}
+		}
+	}
+	if group == 0 {
+		return 0, 0
+	}
+	for _, p := range procs {
+		if _, _, pgrp, ok := procStat(filepath.Join("/proc", p.Name(), "stat")); !ok || pgrp != group {
+			continue
+		}
+		found++
+		tasks, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "task"))
+		for _, task := range tasks {
+			state, _, _, ok := procStat(filepath.Join("/proc", p.Name(), "task", task.Name(), "stat"))
+			if ok && state != 'T' && state != 't' { // gone is as good as stopped
+				threads++
+			}
+		}
+	}
+	return threads, found
+}
+
+// procStat reads a process's or a thread's state, parent and process
+// group from its stat file: "pid (comm) state ppid pgrp …", comm may hold
+// spaces and parentheses.
+func procStat(path string) (state byte, ppid, pgrp int, ok bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, 0, 0, false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, 0, 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 3 || len(f[0]) != 1 {
+		return 0, 0, 0, false
+	}
+	ppid, err1 := strconv.Atoi(f[1])
+	pgrp, err2 := strconv.Atoi(f[2])
+	return f[0][0], ppid, pgrp, err1 == nil && err2 == nil
+}
 
 // stop kills the broker and its epmd.
 func (s *rabbitServer) stop() {
