@@ -34,6 +34,11 @@ func TestRecordSource(t *testing.T) {
 	var msgs struct {
 		Messages []map[string]any `json:"messages"`
 	}
+	// The EHR has the request before the gateway has recorded the answer.
+	lv.waitFor("both messages recorded delivered", func() bool {
+		lv.call("GET", "/api/messages?record=Patient/MRN-SRC1&state=delivered", nil, &msgs)
+		return len(msgs.Messages) == 2
+	})
 	lv.call("GET", "/api/messages?record=Patient/MRN-SRC1", nil, &msgs)
 	if len(msgs.Messages) != 2 || msgs.Messages[0]["op"] != "delete" || msgs.Messages[1]["op"] != "upsert" {
 		t.Errorf("the record's messages: %v", msgs.Messages)
@@ -42,10 +47,6 @@ func TestRecordSource(t *testing.T) {
 		if m["lastAttemptAt"] == nil {
 			t.Errorf("message %v has no lastAttemptAt", m["id"])
 		}
-	}
-	lv.call("GET", "/api/messages?record=Patient/MRN-SRC1&state=delivered", nil, &msgs)
-	if len(msgs.Messages) != 2 {
-		t.Errorf("the record's delivered messages: %v", msgs.Messages)
 	}
 	if n := len(scheduler.Requests()); n != 0 {
 		t.Errorf("the scheduler got %d requests for its own changes", n)
