@@ -18,7 +18,8 @@ type Policy struct {
 	BreakerCooldown time.Duration
 }
 
-func (p Policy) withDefaults() Policy {
+// WithDefaults returns the policy with every zero field set to its default.
+func (p Policy) WithDefaults() Policy {
 	if p.MaxAge <= 0 {
 		p.MaxAge = 72 * time.Hour
 	}
@@ -45,11 +46,11 @@ func (p Policy) withDefaults() Policy {
 	return p
 }
 
-// backoff is the wait before retry n (1 for the first retry): capped
+// Backoff is the wait before retry n (1 for the first retry): capped
 // exponential backoff with full jitter, a uniform draw between zero and
 // min(MaxBackoff, InitialBackoff·2ⁿ⁻¹), so that many failed messages do not
 // come back at the same instant. A server's Retry-After is a floor.
-func (p Policy) backoff(n int, retryAfter time.Duration) time.Duration {
+func (p Policy) Backoff(n int, retryAfter time.Duration) time.Duration {
 	ceiling := p.MaxBackoff
 	if n < 40 {
 		if c := p.InitialBackoff << (n - 1); c > 0 && c < ceiling {

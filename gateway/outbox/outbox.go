@@ -91,7 +91,7 @@ func (o *Outbox) Start(connector string, s Sender, p Policy) {
 	if old := o.workers[connector]; old != nil {
 		old.stop()
 	}
-	p = p.withDefaults()
+	p = p.WithDefaults()
 	w := &worker{o: o, conn: connector, sender: s, policy: p, wake: make(chan struct{}, 1), breaker: newBreaker(p.BreakerCooldown, p.MaxBackoff), inflight: map[string]bool{}, settled: map[string]bool{}}
 	o.workers[connector] = w
 	if o.ctx != nil {

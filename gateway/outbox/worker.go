@@ -249,7 +249,7 @@ func (w *worker) classify(m *store.Message, err error, now time.Time) (st store.
 			retries++
 		}
 	}
-	next = now.Add(w.policy.backoff(retries+1, se.RetryAfter))
+	next = now.Add(w.policy.Backoff(retries+1, se.RetryAfter))
 	if next.Sub(m.CreatedAt) > w.policy.MaxAge {
 		return store.Dead, time.Time{}, false
 	}

@@ -69,7 +69,7 @@ func (o *Outbox) Run(ctx context.Context, conn string, s outbox.Sender, p outbox
 	if s == nil {
 		return errors.New("jetstream outbox: run: nil sender")
 	}
-	r := &runner{o: o, conn: conn, sender: s, policy: policy(p), pause: newPauseState()}
+	r := &runner{o: o, conn: conn, sender: s, policy: p.WithDefaults(), pause: newPauseState()}
 	o.mu.Lock()
 	if o.runs[conn] != nil {
 		o.mu.Unlock()
@@ -324,14 +324,14 @@ func (pt *partition) classify(d decoded, err error, deliveries uint64, now time.
 	}
 	switch {
 	case se.Status == http.StatusGone:
-		return Failed, backoff(p, int(min(deliveries, 64)), se.RetryAfter), true
+		return Failed, p.Backoff(int(min(deliveries, 64)), se.RetryAfter), true
 	case se.Permanent, se.Status >= 400 && se.Status < 500 && se.Status != http.StatusRequestTimeout && se.Status != http.StatusTooManyRequests:
 		return Dead, 0, false
 	case se.Status >= 200 && se.Status < 400:
 		// A 3xx the client did not follow: nothing will change by retrying.
 		return Dead, 0, false
 	}
-	delay = backoff(p, int(min(deliveries, 64)), se.RetryAfter)
+	delay = p.Backoff(int(min(deliveries, 64)), se.RetryAfter)
 	if now.Add(delay).Sub(d.ageFrom()) > p.MaxAge {
 		return Dead, 0, false
 	}
