@@ -23,6 +23,9 @@ const (
 	DefaultPullExpiry     = 10 * time.Second
 	DefaultControlPoll    = 5 * time.Second
 	DefaultPublishTimeout = 5 * time.Second
+	DefaultChangesStream  = "LIAISON_CHANGES"
+	DefaultRecordsSubject = "liaison.records"
+	DefaultRelayAckWait   = 30 * time.Second
 )
 
 // group is the priority group every partition consumer has; a pull names it
@@ -78,6 +81,17 @@ type Config struct {
 	// PublishTimeout bounds waiting for one publish acknowledgement
 	// before Publish publishes again (same Nats-Msg-Id). Default 5s.
 	PublishTimeout time.Duration
+	// ChangesStream is the stream of record changes that Changes keeps.
+	// Default LIAISON_CHANGES.
+	ChangesStream string
+	// RecordsSubject is the record changes' prefix: a change of a record
+	// goes to <RecordsSubject>.<partition>.<type>.<id>. Default
+	// liaison.records.
+	RecordsSubject string
+	// RelayAckWait is how long a change handed to a relay that died waits
+	// before a relay gets it again; a relay's publish to the outbox is
+	// bounded by three quarters of it. Default 30s.
+	RelayAckWait time.Duration
 	// OnAttempt is called after every attempt with its outcome: Delivered,
 	// Failed (to be retried) or Dead; for metrics. Optional.
 	OnAttempt func(connector string, state State, took time.Duration)
@@ -106,6 +120,8 @@ func (c Config) withDefaults() Config {
 	def(&c.Control, DefaultControl)
 	def(&c.Subject, DefaultSubject)
 	def(&c.DeadSubject, DefaultDeadSubject)
+	def(&c.ChangesStream, DefaultChangesStream)
+	def(&c.RecordsSubject, DefaultRecordsSubject)
 	if c.Instance == "" {
 		var b [6]byte
 		_, _ = rand.Read(b[:])
@@ -132,25 +148,29 @@ func (c Config) withDefaults() Config {
 	if c.PublishTimeout <= 0 {
 		c.PublishTimeout = DefaultPublishTimeout
 	}
+	if c.RelayAckWait <= 0 {
+		c.RelayAckWait = DefaultRelayAckWait
+	}
 	return c
 }
 
 // Validate checks a Config with its defaults filled, without I/O.
 func (c Config) Validate() error {
 	for _, n := range []struct{ what, v string }{
-		{"stream", c.Stream}, {"dead stream", c.DeadStream}, {"control bucket", c.Control}, {"instance", c.Instance},
+		{"stream", c.Stream}, {"dead stream", c.DeadStream}, {"changes stream", c.ChangesStream},
+		{"control bucket", c.Control}, {"instance", c.Instance},
 	} {
 		if !isToken(n.v) {
 			return fmt.Errorf("%s %q: letters, digits, '-' and '_' only", n.what, n.v)
 		}
 	}
-	for _, s := range []struct{ what, v string }{{"subject", c.Subject}, {"dead subject", c.DeadSubject}} {
+	for _, s := range []struct{ what, v string }{{"subject", c.Subject}, {"dead subject", c.DeadSubject}, {"records subject", c.RecordsSubject}} {
 		if err := checkPrefix(s.v); err != nil {
 			return fmt.Errorf("%s %q: %w", s.what, s.v, err)
 		}
 	}
-	if c.Subject == c.DeadSubject {
-		return errors.New("subject and dead subject must differ")
+	if c.Subject == c.DeadSubject || c.RecordsSubject == c.Subject || c.RecordsSubject == c.DeadSubject {
+		return errors.New("subject, dead subject and records subject must differ")
 	}
 	if c.Replicas > 5 || c.Replicas%2 == 0 {
 		return fmt.Errorf("replicas %d: 1, 3 or 5", c.Replicas)

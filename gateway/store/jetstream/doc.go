@@ -12,6 +12,11 @@
 //	err = o.Pause(ctx, connector, "")      // on every gateway
 //	n, err := o.Replay(ctx, connector, nil, progress)
 //
+//	ch, err := jetstream.NewChanges(nc, cfg, log) // the accept side
+//	err = ch.Ensure(ctx)
+//	rec, changed, err := ch.Apply(ctx, record)     // before the 202
+//	err = ch.Relay(ctx, mapFn, o)                  // in every gateway
+//
 // # Streams
 //
 // LIAISON_OUTBOX holds the messages on subjects
@@ -127,6 +132,86 @@
 // back to the end of their partitions with Nats-Msg-Id
 // "<id>:replay:<dead-letter sequence>" and then deletes them, so a replay
 // that stopped half-way and is started again stores each once.
+//
+// # Accepting a change
+//
+// A gateway accepting a record change must store the record's new version
+// and the messages it makes for the connectors, both or neither. A
+// key-value bucket of records cannot be written atomically with an outbox
+// publish (two streams), so Changes makes accepting a change one
+// compare-and-swap publish to one stream, and a relay turns changes into
+// outbox messages afterwards.
+//
+// LIAISON_CHANGES holds record versions on subjects
+// liaison.records.<partition>.<type>.<id> (partition as in the outbox; a
+// type or id that is not a token, such as a FHIR id with dots, is "~"
+// and its base64url). The last message of a record's subject is its
+// current version (store.Record as JSON, with Version one more than the
+// previous one); the earlier ones are changes not yet relayed, or relayed
+// and about to be purged. Limits retention with no limits and
+// discard-new: the server drops nothing by itself.
+//
+// Apply reads the record's last message with its sequence and, unless the
+// content is the same (Hash and Deleted: nothing is published, "unchanged"),
+// publishes the next version with Nats-Expected-Last-Subject-Sequence set
+// to that sequence (0 for a new record). A concurrent writer's version
+// landing in between makes the server refuse it (wrong last sequence,
+// 10071, or 10164 on a replicated stream); Apply reads again and tries
+// again, up to 16 times, then returns ErrConflict. Concurrent Applies of
+// one record therefore all land, each with its own version, and none is
+// lost. Apply returns only after the publish acknowledgement (a quorum
+// with three replicas).
+//
+// The reads go to the stream leader (STREAM.MSG.GET), not to direct gets:
+// the stream does not allow them. With replicas, a direct get may be
+// answered by a follower that has not yet stored the latest version; the
+// compare-and-swap catches a stale read before a publish, but not before
+// "unchanged": a record changed A → B, then A again, read stale as A,
+// would drop the last change.
+//
+// Relay keeps one durable pull consumer per partition (relay-<n>),
+// MaxAckPending 1, so that changes are handled one at a time in stream
+// order, and per-record order holds: a record's changes are in one
+// partition, in the order they landed. For each change it calls the
+// mapping, gives each message the ID "<type>/<id>:<version>:<connector>"
+// (MessageID), publishes them with Outbox.Publish, and only then
+// acknowledges the change and purges the record's older versions (purge
+// of the subject below the change's sequence: relayed already, and never
+// the current version). A relay that dies between publish and
+// acknowledgement leaves the change to come again after
+// Config.RelayAckWait, to any gateway's relay; its messages get the same
+// IDs and the outbox stream stores them once (Nats-Msg-Id within
+// Config.Duplicates; after that window a duplicate reaches the connector,
+// with the same idempotency key).
+//
+// A mapping that fails, or a publish that fails, leaves the change
+// unacknowledged: it comes again with capped exponential backoff (100ms to
+// 10s), logged as an error each time, and holds up its partition
+// meanwhile. It is not parked: mappings are compiled at load time, so a
+// failure at relay time is expected to pass (a reload, an outbox back);
+// a change that can never be mapped holds its partition until the
+// mapping is fixed. Parking such changes (a dead-change stream, replayed
+// after the fix) is not built.
+//
+// The alternatives weighed. One subject per record with MaxMsgsPerSubject
+// 1 keeps only the current version: a change overwritten before the
+// relay read it would never be relayed. Interest or work-queue retention
+// would protect unrelayed changes but delete the current version once
+// relayed. An atomic batch (ADR-50: Nats-Batch-Id, Nats-Batch-Sequence,
+// Nats-Batch-Commit, on a stream with AllowAtomicPublish, both in
+// nats-server 2.12 and nats.go v1.55.0) writing the record to
+// liaison.records.<type>.<id> and the change to liaison.changes.<partition>
+// does not help: a batch goes to one stream, and MaxMsgsPerSubject is the
+// stream's, so it would cap the change subjects too. One subject per
+// record, kept until relayed and compacted by the relay, needs one plain
+// publish and gives both the current version and the unrelayed history.
+//
+// What it costs: the stream holds every record's current version for
+// ever (deletions are versions with Deleted), plus the unrelayed
+// changes; while no relay runs, the history grows until the server's
+// storage limit refuses changes (discard-new), never dropping one. The partition count of the
+// changes is Config.Partitions, as recorded by Outbox.Ensure; Changes
+// itself does not check it.
 //
 // # Guarantees and their limits
 //

@@ -25,3 +25,15 @@ var (
 	// letter of the connector.
 	ErrNotFound = errors.New("not found")
 )
+
+var (
+	// ErrConflict is returned (wrapped) by Changes.Apply when other
+	// writers changed the record every time it tried, maxApplyAttempts
+	// times in a row. Nothing of this call was stored; the caller answers
+	// 409 or 503 and its client tries again.
+	ErrConflict = errors.New("record changed concurrently")
+
+	// ErrBadRecord is returned (wrapped) by Changes.Apply for a record
+	// without a type or an id.
+	ErrBadRecord = errors.New("bad record")
+)
