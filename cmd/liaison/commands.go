@@ -51,6 +51,9 @@ func rootCommand() *command {
 		{name: "records", summary: "records of a running gateway", sub: []*command{
 			{name: "get", summary: "show a record and its sync state at each connector", run: recordsGet},
 		}},
+		{name: "audit", summary: "the audit trail of a running gateway", sub: []*command{
+			{name: "list", summary: "list audit entries (accepts and deliveries), by record, connector and time", run: auditList},
+		}},
 		{name: "version", summary: "print the version", run: version},
 		{name: "help", summary: "show help for a command"}, // answered by dispatch, which knows the table
 	}}
