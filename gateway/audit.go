@@ -55,16 +55,16 @@ func (g *Gateway) auditDelivery(tx *store.Tx, m *store.Message, a store.Attempt,
 		return nil
 	}
 	e := &store.AuditEntry{Kind: store.AuditDelivery, Interaction: "update", RecordType: m.RecordType, RecordID: m.RecordID,
-		Agent: "liaison", Connector: m.Connector, MessageID: m.ID, Status: a.Status, Outcome: deliveryOutcome(st, a)}
+		Agent: "liaison", Connector: m.Connector, MessageID: m.ID, Status: a.Status, Outcome: deliveryOutcome(st)}
 	if m.Op == "delete" {
 		e.Interaction = "delete"
 	}
 	return g.audit(tx, e)
 }
 
-// deliveryOutcome maps an attempt to AuditEvent.outcome: 0 delivered, 4
-// (minor failure) retried, 8 (serious failure) dead.
-func deliveryOutcome(st store.State, a store.Attempt) int {
+// deliveryOutcome maps an attempt's result to AuditEvent.outcome: 0
+// delivered, 4 (minor failure) retried, 8 (serious failure) dead.
+func deliveryOutcome(st store.State) int {
 	switch st {
 	case store.Delivered:
 		return 0

@@ -13,7 +13,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"runtime/debug"
 	"strconv"
 	"sync"
 	"syscall"
@@ -71,8 +70,7 @@ func TestLoadHelper(t *testing.T) {
 	case "gateway":
 		// As `liaison serve` runs: its collector settings, its logs
 		// buffered (a slog handler serializes its writes).
-		debug.SetGCPercent(400)
-		debug.SetMemoryLimit(48 << 20)
+		SetRuntimeDefaults()
 		logs := bufio.NewWriterSize(os.Stderr, 32<<10)
 		defer logs.Flush()
 		g, err := New(Config{

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime/debug"
 
 	"github.com/liaisonhq/liaison/gateway"
 	"github.com/liaisonhq/liaison/gateway/connector"
@@ -49,7 +48,7 @@ a mappings folder and delivery defaults, loaded at start.`)
 	logs := newLogWriter(s.err)
 	defer logs.Close()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: level}))
-	collectGarbageLessOften()
+	gateway.SetRuntimeDefaults()
 
 	folders := []fs.FS{mappings.FS}
 	if *configFile != "" {
@@ -105,27 +104,4 @@ a mappings folder and delivery defaults, loaded at start.`)
 		return exitFail
 	}
 	return exitOK
-}
-
-// serveGCPercent is the garbage collector's target in `liaison serve`
-// unless GOGC says otherwise. Accepting a record allocates briefly (the
-// parsed record, its mapped resource, the encodings) and keeps little:
-// at 400 accepting a record took about a sixth less CPU than at Go's
-// default of 100 (BENCHMARKS.md, "Gateway").
-const serveGCPercent = 400
-
-// serveMemoryLimit bounds the memory the Go runtime holds, unless
-// GOMEMLIMIT says otherwise: near it the collector runs more often
-// whatever serveGCPercent allows, so a burst of deliveries cannot grow the
-// heap to five times what is live. It is a soft limit: the gateway does
-// not fail at it.
-const serveMemoryLimit = 48 << 20
-
-func collectGarbageLessOften() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(serveGCPercent)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(serveMemoryLimit)
-	}
 }
