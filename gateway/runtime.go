@@ -8,8 +8,8 @@ import (
 // gcPercent is the garbage collector's target in a gateway process
 // unless GOGC says otherwise. Accepting a record allocates briefly (the
 // parsed record, its mapped resource, the encodings) and keeps little:
-// at 400 accepting a record took about a sixth less CPU than at Go's
-// default of 100 (BENCHMARKS.md, "Gateway").
+// at 400 accepting a record took markedly less CPU than at Go's default
+// of 100 (BENCHMARKS.md, "Stop 10").
 const gcPercent = 400
 
 // memoryLimit bounds the memory the Go runtime holds, unless GOMEMLIMIT
