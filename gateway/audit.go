@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -31,26 +30,10 @@ import (
 // Config.AuditTo.
 const auditRecordType = "AuditEvent"
 
-// auditAccept writes the audit entry of a change applied in tx.
-func (g *Gateway) auditAccept(tx *store.Tx, ch *change, res *result, created bool) error {
-	e := &store.AuditEntry{Kind: store.AuditAccept, Interaction: "update", RecordType: ch.typ, RecordID: ch.id,
-		Version: res.Version, Agent: ch.source, RequestID: ch.requestID, Address: ch.address, Unchanged: res.unchanged}
-	switch {
-	case ch.deleted:
-		e.Interaction = "delete"
-	case created:
-		e.Interaction = "create"
-	}
-	if ch.source != sourceHMS {
-		e.Connector = ch.source
-	}
-	return g.audit(tx, e)
-}
-
 // auditDelivery is the outbox's Audit hook: the entry of one attempt.
 // The deliveries of the trail itself to Config.AuditTo are not audited
 // again.
-func (g *Gateway) auditDelivery(tx *store.Tx, m *store.Message, a store.Attempt, st store.State) error {
+func (g *Gateway) auditDelivery(m *store.Message, a store.Attempt, st store.State) *store.AuditEntry {
 	if m.RecordType == auditRecordType && m.Connector == g.auditTo() {
 		return nil
 	}
@@ -59,7 +42,7 @@ func (g *Gateway) auditDelivery(tx *store.Tx, m *store.Message, a store.Attempt,
 	if m.Op == "delete" {
 		e.Interaction = "delete"
 	}
-	return g.audit(tx, e)
+	return e
 }
 
 // deliveryOutcome maps an attempt's result to AuditEvent.outcome: 0
@@ -74,21 +57,20 @@ func deliveryOutcome(st store.State) int {
 	return 4
 }
 
-// audit appends the entry, and queues it for Config.AuditTo.
-func (g *Gateway) audit(tx *store.Tx, e *store.AuditEntry) error {
-	if err := tx.AppendAudit(e); err != nil {
-		return err
-	}
+// auditMessage is the store's AuditMessage hook: the entry as an
+// AuditEvent for Config.AuditTo, queued with the entry; nil when there is
+// no audit connector.
+func (g *Gateway) auditMessage(e *store.AuditEntry) (*store.Message, error) {
 	to := g.auditTo()
 	if to == "" {
-		return nil
+		return nil, nil
 	}
 	body, err := json.Marshal(g.auditEvent(e))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return tx.Enqueue(&store.Message{Connector: to, RecordType: auditRecordType, RecordID: e.ID(), Op: "upsert",
-		Body: string(body), ContentType: mimeFHIRJSON, IdempotencyKey: "audit-" + e.ID()})
+	return &store.Message{Connector: to, RecordType: auditRecordType, RecordID: e.ID(), Op: "upsert",
+		Body: string(body), ContentType: mimeFHIRJSON, IdempotencyKey: "audit-" + e.ID()}, nil
 }
 
 // auditTo is the id of the connector Config.AuditTo names (by id or by
@@ -113,21 +95,6 @@ func (g *Gateway) attempted(connector string, st store.State, took time.Duration
 	g.metrics.attempt(connector, st, took)
 	if to := g.auditTo(); to != "" && to != connector {
 		g.outbox.Notify(to)
-	}
-}
-
-// purgeAudit deletes entries older than the audit retention.
-func (g *Gateway) purgeAudit(ctx context.Context) {
-	for {
-		var n int
-		err := g.store.Update(ctx, func(tx *store.Tx) error {
-			var err error
-			n, err = tx.PurgeAudit(time.Now().Add(-g.cfg.AuditRetention), 1000)
-			return err
-		})
-		if err != nil || n < 1000 {
-			return
-		}
 	}
 }
 
@@ -327,12 +294,8 @@ func (g *Gateway) listAudit(c echo.Context) error {
 		}
 		f.Limit = n
 	}
-	var entries []store.AuditEntry
-	if err := g.store.View(func(tx *store.Tx) error {
-		var err error
-		entries, err = tx.Audit(f)
-		return err
-	}); err != nil {
+	entries, err := g.store.Audit(c.Request().Context(), f)
+	if err != nil {
 		return err
 	}
 	type entry struct {

@@ -201,12 +201,8 @@ func policy(d connector.Delivery) outbox.Policy {
 
 // loadConnectors brings up the stored connectors.
 func (g *Gateway) loadConnectors() error {
-	var stored []store.Connector
-	if err := g.store.View(func(tx *store.Tx) error {
-		var err error
-		stored, err = tx.Connectors()
-		return err
-	}); err != nil {
+	stored, err := g.store.Connectors(context.Background())
+	if err != nil {
 		return fmt.Errorf("load connectors: %w", err)
 	}
 	for _, sc := range stored {
@@ -233,15 +229,15 @@ func (g *Gateway) loadConnectors() error {
 func (g *Gateway) declareConnectors(cfgs []connector.Config) error {
 	for _, cfg := range cfgs {
 		id := ""
-		g.store.View(func(tx *store.Tx) error {
-			cs, _ := tx.Connectors()
-			for _, c := range cs {
-				if c.Name == cfg.Name {
-					id = c.ID
-				}
+		cs, err := g.store.Connectors(context.Background())
+		if err != nil {
+			return fmt.Errorf("connector %s: %w", cfg.Name, err)
+		}
+		for _, c := range cs {
+			if c.Name == cfg.Name {
+				id = c.ID
 			}
-			return nil
-		})
+		}
 		if _, err := g.saveConnector(context.Background(), id, cfg); err != nil {
 			return fmt.Errorf("connector %s: %w", cfg.Name, err)
 		}
@@ -267,17 +263,9 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 	if err != nil {
 		return nil, err
 	}
-	var saved store.Connector
-	err = g.store.Update(ctx, func(tx *store.Tx) error {
-		c, err := tx.Connector(id)
-		if errors.Is(err, store.ErrNotFound) {
-			c = &store.Connector{ID: id, CreatedAt: tx.Now()}
-		} else if err != nil {
-			return err
-		}
-		c.Name, c.Config, c.UpdatedAt = lc.cfg.Name, data, tx.Now()
-		saved = *c
-		return tx.PutConnector(c)
+	saved, err := g.store.UpdateConnector(ctx, id, true, func(c *store.Connector) error {
+		c.Name, c.Config = lc.cfg.Name, data
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -298,7 +286,7 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 		g.startPolling(lc)
 		g.startConsuming(lc)
 	}
-	return &saved, nil
+	return saved, nil
 }
 
 // storedConfig reads a stored connector's configuration, its secrets
@@ -338,13 +326,16 @@ func (g *Gateway) liveConnectors() []*liveConnector {
 
 // connectorView is a connector as the API shows it: its configuration,
 // secrets hidden, and its status.
-func (g *Gateway) connectorView(tx *store.Tx, sc *store.Connector) map[string]any {
+func (g *Gateway) connectorView(ctx context.Context, sc *store.Connector) (map[string]any, error) {
 	var cfg connector.Config
 	json.Unmarshal(sc.Config, &cfg)
 	view := map[string]any{}
 	data, _ := json.Marshal(cfg.Redacted())
 	json.Unmarshal(data, &view)
-	counts := tx.Counts(sc.ID)
+	counts, err := g.store.Counts(ctx, sc.ID)
+	if err != nil {
+		return nil, err
+	}
 	st := g.outbox.Status(sc.ID)
 	status := "connected"
 	switch {
@@ -374,42 +365,42 @@ func (g *Gateway) connectorView(tx *store.Tx, sc *store.Connector) map[string]an
 	if p := g.progressOf(sc.ID); p != nil {
 		view["pull"] = p
 	}
-	if oldest, ok := tx.OldestUndelivered(sc.ID); ok {
+	oldest, ok, err := g.store.OldestUndelivered(ctx, sc.ID)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
 		view["oldestQueuedAge"] = time.Since(oldest).Round(time.Second).Seconds()
 	}
-	return view
+	return view, nil
 }
 
 func (g *Gateway) listConnectors(c echo.Context) error {
-	var out []map[string]any
-	err := g.store.View(func(tx *store.Tx) error {
-		cs, err := tx.Connectors()
-		for i := range cs {
-			out = append(out, g.connectorView(tx, &cs[i]))
-		}
-		return err
-	})
+	ctx := c.Request().Context()
+	cs, err := g.store.Connectors(ctx)
 	if err != nil {
 		return err
 	}
-	if out == nil {
-		out = []map[string]any{}
+	out := make([]map[string]any, 0, len(cs))
+	for i := range cs {
+		view, err := g.connectorView(ctx, &cs[i])
+		if err != nil {
+			return err
+		}
+		out = append(out, view)
 	}
 	return c.JSON(http.StatusOK, out)
 }
 
 func (g *Gateway) getConnector(c echo.Context) error {
-	var view map[string]any
-	err := g.store.View(func(tx *store.Tx) error {
-		sc, err := tx.Connector(c.Param("id"))
-		if err != nil {
-			return err
-		}
-		view = g.connectorView(tx, sc)
-		return nil
-	})
+	ctx := c.Request().Context()
+	sc, err := g.store.Connector(ctx, c.Param("id"))
 	if err != nil {
 		return notFound(err, "connector", c.Param("id"))
+	}
+	view, err := g.connectorView(ctx, sc)
+	if err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, view)
 }
@@ -445,17 +436,13 @@ func (g *Gateway) updateConnector(c echo.Context) error {
 	if err != nil {
 		return configError(err)
 	}
-	var old connector.Config
-	err = g.store.View(func(tx *store.Tx) error {
-		sc, err := tx.Connector(id)
-		if err != nil {
-			return err
-		}
-		old, err = g.storedConfig(sc)
-		return err
-	})
+	sc, err := g.store.Connector(c.Request().Context(), id)
 	if err != nil {
 		return notFound(err, "connector", id)
+	}
+	old, err := g.storedConfig(sc)
+	if err != nil {
+		return err
 	}
 	if _, err := g.saveConnector(c.Request().Context(), id, cfg.KeepSecrets(old)); err != nil {
 		return configError(err)
@@ -470,8 +457,7 @@ func (g *Gateway) deleteConnector(c echo.Context) error {
 	g.pollers.loops.stop(id)
 	g.consumers.stop(id)
 	g.setups.stop(id)
-	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return tx.DeleteConnector(id) })
-	if err != nil {
+	if err := g.store.DeleteConnector(c.Request().Context(), id); err != nil {
 		return notFound(err, "connector", id)
 	}
 	g.mu.Lock()
@@ -488,16 +474,12 @@ func (g *Gateway) deleteConnector(c echo.Context) error {
 func (g *Gateway) setPaused(paused bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Param("id")
-		err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error {
-			sc, err := tx.Connector(id)
-			if err != nil {
-				return err
-			}
-			sc.Paused, sc.UpdatedAt = paused, tx.Now()
+		_, err := g.store.UpdateConnector(c.Request().Context(), id, false, func(sc *store.Connector) error {
+			sc.Paused = paused
 			if !paused && sc.Disabled {
 				sc.Disabled, sc.LastError = false, ""
 			}
-			return tx.PutConnector(sc)
+			return nil
 		})
 		if err != nil {
 			return notFound(err, "connector", id)
@@ -521,17 +503,14 @@ func (g *Gateway) syncConnector(c echo.Context) error {
 	id := c.Param("id")
 	var retried, replayed int
 	started := time.Now().UTC()
-	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error {
-		if _, err := tx.Connector(id); err != nil {
-			return err
-		}
-		var err error
-		if retried, err = tx.RetryNow(id); err != nil {
-			return err
-		}
-		replayed, err = tx.ReplayDead(id)
-		return err
-	})
+	ctx := c.Request().Context()
+	_, err := g.store.Connector(ctx, id)
+	if err == nil {
+		retried, err = g.store.RetryNow(ctx, id)
+	}
+	if err == nil {
+		replayed, err = g.store.ReplayDead(ctx, id)
+	}
 	if err != nil {
 		return notFound(err, "connector", id)
 	}
@@ -551,15 +530,12 @@ func (g *Gateway) syncConnector(c echo.Context) error {
 // replayDead replays every dead message of a connector.
 func (g *Gateway) replayDead(c echo.Context) error {
 	id := c.Param("id")
+	ctx := c.Request().Context()
 	var n int
-	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error {
-		if _, err := tx.Connector(id); err != nil {
-			return err
-		}
-		var err error
-		n, err = tx.ReplayDead(id)
-		return err
-	})
+	_, err := g.store.Connector(ctx, id)
+	if err == nil {
+		n, err = g.store.ReplayDead(ctx, id)
+	}
 	if err != nil {
 		return notFound(err, "connector", id)
 	}

@@ -38,8 +38,8 @@ type Gateway struct {
 	cfg      Config
 	log      *slog.Logger
 	api      http.Handler
-	store    *store.Store
-	outbox   *outbox.Outbox
+	store    store.Backend
+	outbox   outbox.Deliverer
 	mappings *transform.Set
 	started  atomic.Bool
 	draining atomic.Bool // set once shutdown begins; readiness fails from then on
@@ -80,13 +80,11 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		}
 		g.mappings = set
 	}
-	st, err := store.Open(cfg.DataDir, store.Options{NoSync: cfg.NoSync})
+	st, err := g.openStore(outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled, OnAttempt: g.attempted, Audit: g.auditDelivery})
 	if err != nil {
 		return nil, err
 	}
-	g.store = st
 	g.metrics = newMetrics(g)
-	g.outbox = outbox.New(st, outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled, OnAttempt: g.attempted, Audit: g.auditDelivery}, log)
 	if g.cfg.SecretKey == nil {
 		key, err := keptSecretKey(cfg.DataDir, log)
 		if err != nil {
@@ -216,7 +214,7 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 
 // housekeeping forgets inbound delivery ids older than dedupeWindow and
 // audit entries older than the audit retention, once a minute, until ctx
-// ends.
+// ends. (The outbox purges delivered messages.)
 func (g *Gateway) housekeeping(ctx context.Context) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
@@ -226,18 +224,9 @@ func (g *Gateway) housekeeping(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for {
-			var n int
-			err := g.store.Update(ctx, func(tx *store.Tx) error {
-				var err error
-				n, err = tx.ForgetSeen(time.Now().Add(-dedupeWindow), 1000)
-				return err
-			})
-			if err != nil || n < 1000 {
-				break
-			}
+		if err := g.store.Purge(ctx, store.Retention{Seen: dedupeWindow, Audit: g.cfg.AuditRetention}); err != nil && ctx.Err() == nil {
+			g.log.Warn("purge", "error", err)
 		}
-		g.purgeAudit(ctx)
 	}
 }
 
@@ -248,21 +237,17 @@ func (g *Gateway) setUpToken() error {
 		g.tokenHash = sha256.Sum256([]byte(g.cfg.AdminToken))
 		return nil
 	}
-	var kept []byte
-	g.store.View(func(tx *store.Tx) error {
-		kept = tx.Meta("admin-token-sha256")
-		return nil
-	})
+	kept, err := g.store.Meta(context.Background(), "admin-token-sha256")
+	if err != nil {
+		return fmt.Errorf("read the admin token: %w", err)
+	}
 	if len(kept) == sha256.Size {
 		copy(g.tokenHash[:], kept)
 		return nil
 	}
 	token := "lsn_" + rand.Text()
 	g.tokenHash = sha256.Sum256([]byte(token))
-	err := g.store.Update(context.Background(), func(tx *store.Tx) error {
-		return tx.PutMeta("admin-token-sha256", g.tokenHash[:])
-	})
-	if err != nil {
+	if err := g.store.PutMeta(context.Background(), "admin-token-sha256", g.tokenHash[:]); err != nil {
 		return fmt.Errorf("keep the admin token: %w", err)
 	}
 	g.generated = token

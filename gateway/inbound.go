@@ -49,62 +49,41 @@ type inbound struct {
 // at all. duplicate is true when the delivery id was seen already.
 func (g *Gateway) receive(ctx context.Context, in inbound) (results []*result, duplicate bool, err error) {
 	if in.deliveryID != "" {
-		g.store.View(func(tx *store.Tx) error {
-			_, duplicate = tx.Seen(in.conn.id, in.deliveryID)
-			return nil
-		})
-		if duplicate {
-			return nil, true, nil
+		if seen, err := g.store.Seen(ctx, in.conn.id, in.deliveryID); err != nil || seen {
+			return nil, seen, err
 		}
 	}
 	changes, err := g.inboundChanges(in)
 	if err != nil {
 		return nil, false, err
 	}
+	for _, ch := range changes {
+		ch.RequestID, ch.Address = in.requestID, in.address
+	}
+	done, err := g.store.Accept(ctx, &store.Batch{Changes: changes, Connector: in.conn.id, DeliveryID: in.deliveryID,
+		CursorKey: in.cursorKey, Cursor: in.cursor})
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil, true, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
 	results = make([]*result, len(changes))
 	for i, ch := range changes {
-		results[i] = &result{Type: ch.typ, ID: ch.id}
-	}
-	err = g.store.Update(ctx, func(tx *store.Tx) error {
-		duplicate = false
-		if in.deliveryID != "" {
-			if _, seen := tx.Seen(in.conn.id, in.deliveryID); seen {
-				duplicate = true
-				return nil
-			}
-			if err := tx.MarkSeen(in.conn.id, in.deliveryID); err != nil {
-				return err
-			}
-		}
-		for i, ch := range changes {
-			ch.requestID, ch.address = in.requestID, in.address
-			if err := g.applyChange(tx, ch, results[i]); err != nil {
-				return err
-			}
-		}
-		if in.cursorKey != "" {
-			return tx.PutMeta(in.cursorKey, []byte(in.cursor))
-		}
-		return nil
-	})
-	if err != nil || duplicate {
-		return nil, duplicate, err
-	}
-	for i, ch := range changes {
-		g.changed(results[i], ch)
+		results[i] = g.changed(ch, done[i])
 	}
 	return results, false, nil
 }
 
 // inboundChanges turns a payload into record changes, mapped for the
 // other connectors.
-func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
+func (g *Gateway) inboundChanges(in inbound) ([]*store.Change, error) {
 	lc := in.conn
 	items, err := inboundItems(in)
 	if err != nil {
 		return nil, err
 	}
-	changes := make([]*change, 0, len(items))
+	changes := make([]*store.Change, 0, len(items))
 	for _, it := range items {
 		rec, err := lc.mapInbound(it)
 		if err != nil {
@@ -120,7 +99,7 @@ func (g *Gateway) inboundChanges(in inbound) ([]*change, error) {
 		if err != nil {
 			return nil, err
 		}
-		ch := &change{typ: it.typ, id: id, data: canonical, hash: contentHash(canonical), source: lc.id}
+		ch := &store.Change{Type: it.typ, ID: id, Data: canonical, Hash: contentHash(canonical), Source: lc.id}
 		if err := g.prepareChange(ch, nil); err != nil {
 			return nil, err
 		}

@@ -147,7 +147,7 @@ func fillQueue(ctx context.Context, t *testing.T, dir string, n int) {
 	}
 
 	ids := make(chan int, 1024)
-	changes := make(chan *change, 4096)
+	changes := make(chan *store.Change, 4096)
 	go func() {
 		defer close(ids)
 		for i := range n {
@@ -165,7 +165,7 @@ func fillQueue(ctx context.Context, t *testing.T, dir string, n int) {
 				id := fmt.Sprintf("Q%07d", i)
 				canonical, _ := json.Marshal(map[string]any{"appointmentId": id, "patientId": "P9", "datetime": "2024-06-15 09:30",
 					"tz": "America/New_York", "durationMin": json.Number("15"), "locationId": "LOC-1", "status": "booked"})
-				ch := &change{typ: "Appointment", id: id, data: canonical, hash: contentHash(canonical), source: sourceHMS}
+				ch := &store.Change{Type: "Appointment", ID: id, Data: canonical, Hash: contentHash(canonical), Source: sourceHMS}
 				if err := g.prepareChange(ch, nil); err != nil {
 					t.Error(err)
 					return
@@ -177,18 +177,10 @@ func fillQueue(ctx context.Context, t *testing.T, dir string, n int) {
 	go func() { mappers.Wait(); close(changes) }()
 
 	const perTx = 10_000
-	batch := make([]*change, 0, perTx)
+	batch := make([]*store.Change, 0, perTx)
 	queued := 0
 	flush := func() {
-		err := g.store.Update(ctx, func(tx *store.Tx) error {
-			for _, ch := range batch {
-				if err := g.applyChange(tx, ch, &result{}); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if _, err := g.store.Accept(ctx, &store.Batch{Changes: batch}); err != nil {
 			t.Fatal(err)
 		}
 		queued += len(batch)

@@ -35,12 +35,7 @@ func (g *Gateway) listMessages(c echo.Context) error {
 		}
 		f.Limit = n
 	}
-	var ms []*store.Message
-	err := g.store.View(func(tx *store.Tx) error {
-		var err error
-		ms, err = tx.Messages(f)
-		return err
-	})
+	ms, err := g.store.Messages(c.Request().Context(), f)
 	if err != nil {
 		return err
 	}
@@ -88,12 +83,7 @@ func messageView(m *store.Message, full bool) map[string]any {
 
 // getMessage handles GET /api/messages/{id}: one message with its attempts.
 func (g *Gateway) getMessage(c echo.Context) error {
-	var m *store.Message
-	err := g.store.View(func(tx *store.Tx) error {
-		var err error
-		m, err = tx.Message(c.Param("id"))
-		return err
-	})
+	m, err := g.store.Message(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return notFound(err, "message", c.Param("id"))
 	}
@@ -103,12 +93,7 @@ func (g *Gateway) getMessage(c echo.Context) error {
 // replayMessage handles POST /api/messages/{id}/replay: a dead message
 // goes back to its lane.
 func (g *Gateway) replayMessage(c echo.Context) error {
-	var m *store.Message
-	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error {
-		var err error
-		m, err = tx.Replay(c.Param("id"))
-		return err
-	})
+	m, err := g.store.Replay(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return notFound(err, "message", c.Param("id"))
 	}

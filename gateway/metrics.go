@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"strconv"
 	"time"
 
@@ -96,27 +97,29 @@ func (c connectorCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c connectorCollector) Collect(ch chan<- prometheus.Metric) {
-	c.g.store.View(func(tx *store.Tx) error {
-		cs, err := tx.Connectors()
+	ctx := context.Background()
+	cs, err := c.g.store.Connectors(ctx)
+	if err != nil {
+		return
+	}
+	for _, sc := range cs {
+		counts, err := c.g.store.Counts(ctx, sc.ID)
 		if err != nil {
-			return err
+			continue
 		}
-		for _, sc := range cs {
-			for st, n := range tx.Counts(sc.ID) {
-				ch <- prometheus.MustNewConstMetric(descMessages, prometheus.GaugeValue, float64(n), sc.ID, string(st))
-			}
-			age := 0.0
-			if oldest, ok := tx.OldestUndelivered(sc.ID); ok {
-				age = time.Since(oldest).Seconds()
-			}
-			ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age, sc.ID)
-			b := c.g.outbox.Status(sc.ID).Breaker
-			open := 0.0
-			if b == outbox.BreakerOpen || b == outbox.BreakerHalfOpen {
-				open = 1
-			}
-			ch <- prometheus.MustNewConstMetric(descBreaker, prometheus.GaugeValue, open, sc.ID, string(b))
+		for st, n := range counts {
+			ch <- prometheus.MustNewConstMetric(descMessages, prometheus.GaugeValue, float64(n), sc.ID, string(st))
 		}
-		return nil
-	})
+		age := 0.0
+		if oldest, ok, _ := c.g.store.OldestUndelivered(ctx, sc.ID); ok {
+			age = time.Since(oldest).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, age, sc.ID)
+		b := c.g.outbox.Status(sc.ID).Breaker
+		open := 0.0
+		if b == outbox.BreakerOpen || b == outbox.BreakerHalfOpen {
+			open = 1
+		}
+		ch <- prometheus.MustNewConstMetric(descBreaker, prometheus.GaugeValue, open, sc.ID, string(b))
+	}
 }

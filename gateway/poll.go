@@ -162,17 +162,13 @@ func (g *Gateway) pullAll(ctx context.Context, lc *liveConnector, full bool) {
 	if err != nil && ctx.Err() == nil {
 		g.log.Warn("poll failed", "connector", lc.id, "error", err.Error())
 	}
-	g.store.Update(context.WithoutCancel(ctx), func(tx *store.Tx) error {
-		c, err2 := tx.Connector(lc.id)
-		if err2 != nil {
-			return err2
-		}
+	g.store.UpdateConnector(context.WithoutCancel(ctx), lc.id, false, func(c *store.Connector) error {
 		if err != nil {
 			c.LastError = "poll: " + err.Error()
 		} else {
-			c.LastSyncAt, c.LastError = tx.Now(), ""
+			c.LastSyncAt, c.LastError = time.Now(), ""
 		}
-		return tx.PutConnector(c)
+		return nil
 	})
 }
 
@@ -198,10 +194,11 @@ func cursorKey(id, typ string) string { return "cursor/" + id + "/" + typ }
 func (g *Gateway) pullType(ctx context.Context, lc *liveConnector, typ string, full bool) error {
 	var cursor string
 	if !full {
-		g.store.View(func(tx *store.Tx) error {
-			cursor = string(tx.Meta(cursorKey(lc.id, typ)))
-			return nil
-		})
+		kept, err := g.store.Meta(ctx, cursorKey(lc.id, typ))
+		if err != nil {
+			return err
+		}
+		cursor = string(kept)
 	}
 	q := url.Values{"_sort": {"_lastUpdated"}, "_count": {fmt.Sprint(pollPageSize)}}
 	if cursor != "" {
@@ -321,10 +318,11 @@ func (g *Gateway) pullREST(ctx context.Context, lc *liveConnector, full bool) er
 	key := cursorKey(lc.id, lc.cfg.Resources[0])
 	var cursor string
 	if !full {
-		g.store.View(func(tx *store.Tx) error {
-			cursor = string(tx.Meta(key))
-			return nil
-		})
+		kept, err := g.store.Meta(ctx, key)
+		if err != nil {
+			return err
+		}
+		cursor = string(kept)
 	}
 	since := lc.cfg.Sync.Since
 	if since == "" {

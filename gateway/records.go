@@ -19,21 +19,7 @@ import (
 )
 
 // sourceHMS is the source of record changes posted by HMS applications.
-const sourceHMS = "hms"
-
-// change is one record change on its way into the store: the record and
-// one message per connector it goes to.
-type change struct {
-	typ, id  string
-	data     json.RawMessage // canonical JSON; nil for a delete
-	hash     string
-	deleted  bool
-	source   string // sourceHMS or a connector id: it gets no message
-	messages []*store.Message
-	// requestID and address are the accepting request's X-Request-Id and
-	// client address, for the audit trail; "" when none (a poll).
-	requestID, address string
-}
+const sourceHMS = store.SourceHMS
 
 // result is what a change did, for the answer.
 type result struct {
@@ -87,35 +73,35 @@ func contentHash(canonical []byte) string {
 // record is refused as a whole, so nothing half-sent is stored.
 //
 // rec is the record's fields when the caller has them: for an upsert,
-// ch.data decoded (nil decodes it here); for a delete, the record as last
+// ch.Data decoded (nil decodes it here); for a delete, the record as last
 // known (nil when unknown).
-func (g *Gateway) prepareChange(ch *change, rec map[string]any) error {
-	if rec == nil && !ch.deleted {
+func (g *Gateway) prepareChange(ch *store.Change, rec map[string]any) error {
+	if rec == nil && !ch.Deleted {
 		var err error
-		if rec, err = decodeRecord(ch.data); err != nil {
+		if rec, err = decodeRecord(ch.Data); err != nil {
 			return err
 		}
 	}
 	op := "upsert"
-	if ch.deleted {
+	if ch.Deleted {
 		op = "delete"
 	}
 	for _, lc := range g.liveConnectors() {
-		if lc.id == ch.source || !lc.sends(ch.typ) {
+		if lc.id == ch.Source || !lc.sends(ch.Type) {
 			continue
 		}
-		m := &store.Message{Connector: lc.id, RecordType: ch.typ, RecordID: ch.id, Op: op}
+		m := &store.Message{Connector: lc.id, RecordType: ch.Type, RecordID: ch.ID, Op: op}
 		if rec != nil {
-			body, ctype, err := g.mapFor(lc, ch.typ, rec)
+			body, ctype, err := g.mapFor(lc, ch.Type, rec)
 			if err != nil {
-				return mappingError(lc, ch.typ, err)
+				return mappingError(lc, ch.Type, err)
 			}
 			m.Body, m.ContentType = string(body), ctype
-			if mp := lc.outbound[ch.typ]; mp != nil {
+			if mp := lc.outbound[ch.Type]; mp != nil {
 				m.Mapping, m.MappingVersion = mp.Name, mp.Version
 			}
 		}
-		ch.messages = append(ch.messages, m)
+		ch.Messages = append(ch.Messages, m)
 	}
 	return nil
 }
@@ -152,16 +138,6 @@ func contentType(f transform.Format) string {
 	return echo.MIMEApplicationJSON
 }
 
-// idempotencyKey is the same for every attempt of one change to one
-// connector, and differs between changes: the record's version is in it,
-// so a record that goes from A to B and back to A sends its third change
-// under a key of its own (a downstream that deduplicates by key, or a
-// queue by message id, would otherwise drop it as a repeat of the first).
-func idempotencyKey(source, conn, typ, id, op, hash string, version int64) string {
-	sum := sha256.Sum256([]byte(source + "\x00" + conn + "\x00" + typ + "\x00" + id + "\x00" + op + "\x00" + hash + "\x00" + strconv.FormatInt(version, 10)))
-	return hex.EncodeToString(sum[:16])
-}
-
 // mappingError is the 422 for a record a connector's mapping cannot take,
 // with the mapping's issues (FHIR validation) or its error (rule and
 // input paths, never values).
@@ -184,76 +160,36 @@ func mappingError(lc *liveConnector, typ string, err error) error {
 	return &statusError{status: http.StatusUnprocessableEntity, issue: is}
 }
 
-// commitChange stores the record and its messages in one transaction,
-// shared with concurrent requests; when it returns nil, the change is on
-// disk. A record whose content did not change sends nothing.
-func (g *Gateway) commitChange(c echo.Context, ch *change) (*result, error) {
-	res := &result{Type: ch.typ, ID: ch.id}
-	ch.requestID, ch.address = requestID(c), clientAddress(c)
-	err := g.store.Update(c.Request().Context(), func(tx *store.Tx) error { return g.applyChange(tx, ch, res) })
+// commitChange stores the record and its messages — on bbolt in one
+// transaction shared with concurrent requests; when it returns nil, the
+// change is durable. A record whose content did not change sends nothing.
+func (g *Gateway) commitChange(c echo.Context, ch *store.Change) (*result, error) {
+	ch.RequestID, ch.Address = requestID(c), clientAddress(c)
+	done, err := g.store.Accept(c.Request().Context(), &store.Batch{Changes: []*store.Change{ch}})
 	if err != nil {
 		return nil, err
 	}
-	g.changed(res, ch)
-	return res, nil
+	return g.changed(ch, done[0]), nil
 }
 
-// applyChange writes one change inside a transaction, with its audit
-// entry, and fills res. It may run more than once (group commit): it
-// resets what it fills.
-func (g *Gateway) applyChange(tx *store.Tx, ch *change, res *result) error {
-	res.Messages, res.unchanged = res.Messages[:0], false
-	old, err := tx.Record(ch.typ, ch.id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	if old != nil && old.Deleted == ch.deleted && (ch.deleted || old.Hash == ch.hash) {
-		res.Version, res.unchanged = old.Version, true
-		return g.auditAccept(tx, ch, res, false)
-	}
-	if old == nil && ch.deleted {
-		return store.ErrNotFound
-	}
-	rec := &store.Record{Type: ch.typ, ID: ch.id, Data: ch.data, Hash: ch.hash, Version: 1, Source: ch.source, Deleted: ch.deleted, UpdatedAt: tx.Now()}
-	if old != nil {
-		rec.Version = old.Version + 1
-		if ch.deleted {
-			rec.Data, rec.Hash = old.Data, old.Hash
-		}
-	}
-	if err := tx.PutRecord(rec); err != nil {
-		return err
-	}
-	res.Version = rec.Version
-	for _, m := range ch.messages {
-		cp := *m
-		cp.CreatedAt = tx.Now()
-		cp.IdempotencyKey = idempotencyKey(ch.source, cp.Connector, ch.typ, ch.id, cp.Op, ch.hash, rec.Version)
-		if err := tx.Enqueue(&cp); err != nil {
-			return err
-		}
-		res.Messages = append(res.Messages, cp.ID)
-	}
-	return g.auditAccept(tx, ch, res, old == nil)
-}
-
-// changed finishes a committed change: its status, and a nudge to the
-// connectors that got messages.
-func (g *Gateway) changed(res *result, ch *change) {
-	res.Status = "accepted"
+// changed finishes an accepted change: the answer's result, and a nudge
+// to the connectors that got messages.
+func (g *Gateway) changed(ch *store.Change, a store.Accepted) *result {
+	res := &result{Type: ch.Type, ID: ch.ID, Version: a.Version, Messages: a.Messages, Status: "accepted", unchanged: a.Unchanged}
 	switch {
-	case res.unchanged:
+	case a.Unchanged:
 		res.Status = "unchanged"
-	case ch.deleted:
+	case ch.Deleted:
 		res.Status = "deleted"
 	}
-	if len(res.Messages) > 0 {
-		conns := make([]string, len(ch.messages))
-		for i, m := range ch.messages {
+	if len(a.Messages) > 0 {
+		conns := make([]string, len(ch.Messages))
+		for i, m := range ch.Messages {
 			conns[i] = m.Connector
 		}
 		g.outbox.Notify(conns...)
 	}
+	return res
 }
 
 // changeSource is where a change posted to the records API comes from:
@@ -313,7 +249,7 @@ func (g *Gateway) putRecord(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ch := &change{typ: typ, id: id, data: canonical, hash: contentHash(canonical), source: source}
+	ch := &store.Change{Type: typ, ID: id, Data: canonical, Hash: contentHash(canonical), Source: source}
 	if err := g.prepareChange(ch, rec); err != nil { // rec is canonical decoded: no need to decode it again
 		return err
 	}
@@ -336,12 +272,8 @@ func (g *Gateway) deleteRecord(c echo.Context) error {
 		return badParam("type and id", "a record type and id")
 	}
 	var last map[string]any
-	var old *store.Record
-	g.store.View(func(tx *store.Tx) error {
-		old, _ = tx.Record(typ, id)
-		return nil
-	})
-	if old == nil {
+	old, err := g.store.Record(c.Request().Context(), typ, id)
+	if err != nil {
 		return notFound(store.ErrNotFound, typ+" record", id)
 	}
 	if len(old.Data) > 0 {
@@ -351,7 +283,7 @@ func (g *Gateway) deleteRecord(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ch := &change{typ: typ, id: id, deleted: true, hash: "deleted-" + strconv.FormatInt(old.Version, 10), source: source}
+	ch := &store.Change{Type: typ, ID: id, Deleted: true, Hash: "deleted-" + strconv.FormatInt(old.Version, 10), Source: source}
 	if err := g.prepareChange(ch, last); err != nil {
 		return err
 	}
@@ -370,16 +302,12 @@ func (g *Gateway) deleteRecord(c echo.Context) error {
 // stands at each connector.
 func (g *Gateway) getRecord(c echo.Context) error {
 	typ, id := c.Param("type"), c.Param("id")
-	var rec *store.Record
+	ctx := c.Request().Context()
+	rec, err := g.store.Record(ctx, typ, id)
 	var states []store.SyncState
-	err := g.store.View(func(tx *store.Tx) error {
-		var err error
-		if rec, err = tx.Record(typ, id); err != nil {
-			return err
-		}
-		states, err = tx.SyncStates(typ, id)
-		return err
-	})
+	if err == nil {
+		states, err = g.store.SyncStates(ctx, typ, id)
+	}
 	if err != nil {
 		return notFound(err, typ+" record", id)
 	}

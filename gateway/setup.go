@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -79,20 +80,17 @@ func needsSetUp(cfg connector.Config) bool {
 // noteSetUp records a set-up's outcome on the connector: its error as
 // lastError, or clears a set-up error.
 func (g *Gateway) noteSetUp(id string, err error) {
-	g.store.Update(context.Background(), func(tx *store.Tx) error {
-		c, e := tx.Connector(id)
-		if e != nil {
-			return e
-		}
+	errUnchanged := errors.New("unchanged")
+	g.store.UpdateConnector(context.Background(), id, false, func(c *store.Connector) error {
 		switch {
 		case err != nil:
 			c.LastError = "set-up: " + err.Error()
 		case strings.HasPrefix(c.LastError, "set-up: "):
 			c.LastError = ""
 		default:
-			return nil
+			return errUnchanged
 		}
-		return tx.PutConnector(c)
+		return nil
 	})
 	if err != nil {
 		g.log.Warn("connector set-up failed", "connector", id, "error", err.Error())
@@ -127,11 +125,11 @@ func (g *Gateway) setUpOnce(ctx context.Context, lc *liveConnector) error {
 // Subscription of one record type.
 func (g *Gateway) subscribeFHIR(ctx context.Context, lc *liveConnector, typ, callback string) error {
 	key := "subscription/" + lc.id + "/" + typ
-	var known string
-	g.store.View(func(tx *store.Tx) error {
-		known = string(tx.Meta(key))
-		return nil
-	})
+	kept, err := g.store.Meta(ctx, key)
+	if err != nil {
+		return err
+	}
+	known := string(kept)
 	sub := fhir.Resource{
 		"resourceType": "Subscription",
 		"status":       "requested",
@@ -175,7 +173,7 @@ func (g *Gateway) subscribeFHIR(ctx context.Context, lc *liveConnector, typ, cal
 		return fmt.Errorf("subscribe %s: the server answered no Subscription id", typ)
 	}
 	id, _ := created["id"].(string)
-	return g.store.Update(ctx, func(tx *store.Tx) error { return tx.PutMeta(key, []byte(id)) })
+	return g.store.PutMeta(ctx, key, []byte(id))
 }
 
 // post sends a JSON body and wants a 2xx.

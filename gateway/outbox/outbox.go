@@ -24,11 +24,10 @@ type Config struct {
 	// OnAttempt is called after every recorded attempt with its outcome:
 	// Delivered, Failed (to be retried) or Dead; for metrics. Optional.
 	OnAttempt func(connector string, state store.State, took time.Duration)
-	// Audit is called inside the transaction that records an attempt,
-	// with the message as it was sent, the attempt and its outcome, to
-	// write what the audit trail keeps of it; an error undoes the
-	// recording, and the attempt is made again. Optional.
-	Audit func(tx *store.Tx, m *store.Message, a store.Attempt, state store.State) error
+	// Audit returns the audit entry of an attempt — the message as it
+	// was sent, the attempt and its outcome — or nil for none; the
+	// deliverer writes it with the attempt. Optional.
+	Audit func(m *store.Message, a store.Attempt, state store.State) *store.AuditEntry
 }
 
 // Outbox delivers the store's queued messages, one worker per started

@@ -180,8 +180,10 @@ func (w *worker) deliver(ctx context.Context, m *store.Message) {
 			return err
 		}
 		if w.o.cfg.Audit != nil {
-			if err := w.o.cfg.Audit(tx, m, a, state); err != nil {
-				return err
+			if e := w.o.cfg.Audit(m, a, state); e != nil {
+				if err := tx.AppendAudit(e); err != nil {
+					return err
+				}
 			}
 		}
 		if gone {

@@ -55,7 +55,8 @@ func (f *AuditFilter) match(e *AuditEntry) bool {
 		(f.Connector == "" || e.Connector == f.Connector || e.Agent == f.Connector)
 }
 
-// AppendAudit adds an entry; it sets Seq and At.
+// AppendAudit adds an entry; it sets Seq and At. With
+// Options.AuditMessage, it queues the entry's message too.
 func (t *Tx) AppendAudit(e *AuditEntry) error {
 	b := t.b(bucketAudit)
 	seq, err := b.NextSequence()
@@ -63,7 +64,17 @@ func (t *Tx) AppendAudit(e *AuditEntry) error {
 		return err
 	}
 	e.Seq, e.At = seq, t.now
-	return b.Put(u64(seq), encodeAudit(e))
+	if err := b.Put(u64(seq), encodeAudit(e)); err != nil {
+		return err
+	}
+	if t.store == nil || t.store.opts.AuditMessage == nil {
+		return nil
+	}
+	m, err := t.store.opts.AuditMessage(e)
+	if m == nil || err != nil {
+		return err
+	}
+	return t.Enqueue(m)
 }
 
 // Audit lists audit entries, newest first. It looks at most 100,000

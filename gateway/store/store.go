@@ -33,6 +33,10 @@ type Options struct {
 	// grows with the file. Default 100ms (at 250ms, delivering 6,000
 	// messages a second touched 60 MiB in between); negative never.
 	ReleaseEvery time.Duration
+	// AuditMessage, when set, turns each audit entry into a message to
+	// queue with it, in the same transaction (an AuditEvent for an audit
+	// repository), or returns nil for none.
+	AuditMessage func(e *AuditEntry) (*Message, error)
 }
 
 // Store is the gateway's state on disk. Safe for concurrent use.
@@ -44,6 +48,7 @@ type Store struct {
 	released chan struct{} // closed when releaseLoop has returned
 	close    sync.Once
 	maxBatch int
+	opts     Options
 
 	// mu orders Update's hand-over against Close: once closed is set no
 	// request enters the queue, so the committer's drain finds them all.
@@ -92,6 +97,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		stopped:  make(chan struct{}),
 		released: make(chan struct{}),
 		maxBatch: opts.MaxBatch,
+		opts:     opts,
 	}
 	go s.commitLoop()
 	go s.releaseLoop(opts.ReleaseEvery)
@@ -165,7 +171,7 @@ func (s *Store) release() error {
 // View runs fn in a read-only transaction: a consistent snapshot.
 func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(btx *bolt.Tx) error {
-		return fn(newTx(btx))
+		return fn(newTx(btx, s))
 	})
 }
 
@@ -249,7 +255,7 @@ func (s *Store) commit(batch []*request) {
 	for len(batch) > 0 {
 		failed, failure := -1, error(nil)
 		err := s.db.Update(func(btx *bolt.Tx) error {
-			tx := newTx(btx)
+			tx := newTx(btx, s)
 			for i, r := range batch {
 				if err := run(r.fn, tx); err != nil {
 					failed, failure = i, err

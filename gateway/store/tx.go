@@ -13,8 +13,9 @@ import (
 // Tx is one transaction: read-only inside View, read-write inside Update.
 // Its methods are the only way to the data, so the indexes stay consistent.
 type Tx struct {
-	tx  *bolt.Tx
-	now time.Time
+	tx    *bolt.Tx
+	now   time.Time
+	store *Store
 }
 
 // newTx wraps a bbolt transaction. In a write transaction, the buckets
@@ -22,13 +23,13 @@ type Tx struct {
 // splitting them, rather than bbolt's default of half: its advice for
 // appended keys, which makes the file smaller and a commit write fewer
 // pages.
-func newTx(btx *bolt.Tx) *Tx {
+func newTx(btx *bolt.Tx, s *Store) *Tx {
 	if btx.Writable() {
 		for _, name := range appendedBuckets {
 			btx.Bucket(name).FillPercent = 1
 		}
 	}
-	return &Tx{tx: btx, now: time.Now()}
+	return &Tx{tx: btx, now: time.Now(), store: s}
 }
 
 // Now is the transaction's clock: one instant for every write it makes.
