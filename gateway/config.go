@@ -40,6 +40,12 @@ type Config struct {
 	// One process owns it at a time.
 	DataDir string `json:"dataDir" yaml:"dataDir"`
 
+	// Store, when its URL is set, keeps the gateway's state in a NATS
+	// JetStream cluster instead of DataDir, shared by every gateway
+	// configured with the same store (see docs/SCALING.md). SecretKey is
+	// then required: every gateway must unseal the same connectors.
+	Store connector.Store `json:"store" yaml:"store"`
+
 	// ShutdownTimeout bounds the graceful shutdown once Run's context is
 	// cancelled: requests still running after it are cut off. Default 10s.
 	ShutdownTimeout time.Duration `json:"shutdownTimeout" yaml:"shutdownTimeout"`
@@ -151,6 +157,12 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("dataDir: empty"))
+	}
+	if err := c.Store.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Store.NATS() && c.SecretKey == nil {
+		errs = append(errs, errors.New("store: a NATS store needs the secret key (LIAISON_SECRET_KEY), the same on every gateway"))
 	}
 	if c.ShutdownTimeout < 0 {
 		errs = append(errs, fmt.Errorf("shutdownTimeout %s: negative", c.ShutdownTimeout))

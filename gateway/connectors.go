@@ -32,6 +32,7 @@ type liveConnector struct {
 	sender   outbox.Sender
 	verify   webhookVerifier // inbound webhook verification; nil when none
 	client   *http.Client    // for what the gateway asks of the system (polls)
+	stored   []byte          // the configuration as stored, secrets sealed: a change by another gateway shows here
 }
 
 // close releases what the connector's sender holds (a queue connection).
@@ -206,12 +207,7 @@ func (g *Gateway) loadConnectors() error {
 		return fmt.Errorf("load connectors: %w", err)
 	}
 	for _, sc := range stored {
-		cfg, err := g.storedConfig(&sc)
-		if err != nil {
-			g.log.Error("connector cannot run", "connector", sc.ID, "error", err)
-			continue
-		}
-		lc, err := g.prepare(sc.ID, cfg)
+		lc, err := g.runnable(&sc)
 		if err != nil {
 			// The mappings changed under it, say: keep it, stopped, with the reason.
 			g.log.Error("connector cannot run", "connector", sc.ID, "error", err)
@@ -270,6 +266,7 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 	if err != nil {
 		return nil, err
 	}
+	lc.stored = data
 	g.mu.Lock()
 	old := g.connectors[id]
 	g.connectors[id] = lc
@@ -278,9 +275,7 @@ func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Co
 		defer old.close() // once its worker has been replaced below
 	}
 	if saved.Paused || saved.Disabled {
-		g.outbox.Stop(id)
-		g.pollers.loops.stop(id)
-		g.consumers.stop(id)
+		g.stopConnector(id)
 	} else {
 		g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
 		g.startPolling(lc)
@@ -453,9 +448,7 @@ func (g *Gateway) updateConnector(c echo.Context) error {
 
 func (g *Gateway) deleteConnector(c echo.Context) error {
 	id := c.Param("id")
-	g.outbox.Stop(id)
-	g.pollers.loops.stop(id)
-	g.consumers.stop(id)
+	g.stopConnector(id)
 	g.setups.stop(id)
 	if err := g.store.DeleteConnector(c.Request().Context(), id); err != nil {
 		return notFound(err, "connector", id)
@@ -485,9 +478,7 @@ func (g *Gateway) setPaused(paused bool) echo.HandlerFunc {
 			return notFound(err, "connector", id)
 		}
 		if paused {
-			g.outbox.Stop(id)
-			g.pollers.loops.stop(id)
-			g.consumers.stop(id)
+			g.stopConnector(id)
 		} else if lc := g.live(id); lc != nil {
 			g.outbox.Start(id, lc.sender, policy(lc.cfg.Delivery))
 			g.startPolling(lc)

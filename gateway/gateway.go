@@ -161,6 +161,8 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 	go func() { g.outbox.Run(deliverCtx); close(delivered) }()
 	housekept := make(chan struct{})
 	go func() { g.housekeeping(deliverCtx); close(housekept) }()
+	followed := make(chan struct{})
+	go func() { g.followConnectors(deliverCtx); close(followed) }()
 	g.pollers.loops.run(deliverCtx)
 	g.consumers.run(deliverCtx)
 	for _, lc := range g.liveConnectors() {
@@ -173,6 +175,7 @@ func (g *Gateway) Serve(ctx context.Context, l net.Listener) error {
 		stopDelivery()
 		<-delivered
 		<-housekept
+		<-followed
 		g.pollers.loops.stopAll()
 		g.pollers.wg.Wait()
 		g.consumers.stopAll()

@@ -31,6 +31,7 @@ a mappings folder and delivery defaults, loaded at start.`)
 	f.StringVar(&cfg.DataDir, "data", gateway.DefaultDataDir, "`directory` of the gateway's store")
 	f.StringVar(&cfg.DataDir, "data-dir", gateway.DefaultDataDir, "the same as --data")
 	f.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", gateway.DefaultShutdownTimeout, "how long running requests may take to finish at shutdown")
+	storeURL := f.String("store", "", "keep the state in a NATS JetStream cluster shared by several gateways: nats://host:4222[,nats://…] (more in the config file's store section)")
 	configFile := f.String("config", "", "a YAML `file` of connectors, a mappings folder and delivery defaults")
 	f.StringVar(&cfg.PublicURL, "public-url", "", "the `URL` outside systems reach the gateway at, for webhook subscriptions")
 	mappingsDir := f.String("mappings", "", mappingsFlagUsage)
@@ -57,10 +58,13 @@ a mappings folder and delivery defaults, loaded at start.`)
 			fmt.Fprintf(s.err, "liaison serve: %v\n", err)
 			return exitFail
 		}
-		cfg.Connectors, cfg.Delivery = file.Connectors, file.Delivery
+		cfg.Connectors, cfg.Delivery, cfg.Store = file.Connectors, file.Delivery, file.Store
 		if file.Mappings != "" {
 			folders = append(folders, os.DirFS(file.Mappings))
 		}
+	}
+	if *storeURL != "" {
+		cfg.Store.URL = *storeURL
 	}
 	if *mappingsDir != "" {
 		folders = append(folders, os.DirFS(*mappingsDir))
@@ -98,7 +102,7 @@ a mappings folder and delivery defaults, loaded at start.`)
 		logs.flush()
 		fmt.Fprintf(s.err, "\nAdmin token (shown once; set LIAISON_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", token)
 	}
-	log.Info("starting", "version", versionString(), "addr", g.Config().Addr, "data_dir", g.Config().DataDir, "mappings", len(set.All()))
+	log.Info("starting", "version", versionString(), "addr", g.Config().Addr, "store", g.Config().Store.String(), "data_dir", g.Config().DataDir, "mappings", len(set.All()))
 	if err := g.Run(ctx); err != nil {
 		log.Error("serve", "err", err)
 		return exitFail

@@ -20,6 +20,7 @@ import (
 // File is a connectors config file:
 //
 //	mappings: ./mappings        # folder of mapping files
+//	store: { url: nats://nats-1:4222, replicas: 3 } # optional: see Store
 //	delivery:                   # defaults for every connector
 //	  maxAge: 72h
 //	  concurrency: 4
@@ -43,6 +44,8 @@ type File struct {
 	// Delivery holds defaults for every connector: a field a connector
 	// leaves zero takes the file's value, then Config.WithDefaults's.
 	Delivery Delivery
+	// Store is where the gateway keeps its state; see Store.
+	Store Store
 }
 
 // LoadFile reads and checks the config file at path; see ParseFile.
@@ -86,6 +89,7 @@ func ParseFile(name string, data []byte) (File, error) {
 		},
 		"mappings": func(p string, v *node) { f.Mappings = d.str(p, v) },
 		"delivery": func(p string, v *node) { f.Delivery = d.delivery(p, v) },
+		"store":    func(p string, v *node) { f.Store = d.store(p, v) },
 	})
 	for i, e := range entries {
 		f.Connectors = append(f.Connectors, d.config(indexPath("connectors", i), e))
@@ -94,6 +98,9 @@ func ParseFile(name string, data []byte) (File, error) {
 
 	var p problems
 	p.delivery("delivery", f.Delivery)
+	if !overlaps("store", errs) {
+		p.store(f.Store)
+	}
 	inherit := len(p) == 0 // else every connector would repeat the file's problems
 	names := make(map[string]int)
 	paths := make(map[string]int)
