@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 )
 
 var (
 	bucketMsgs    = []byte("msgs")
-	bucketLanes   = []byte("lanes")
 	bucketDue     = []byte("due")
 	bucketStates  = []byte("states")
 	bucketDone    = []byte("done")
@@ -26,7 +26,7 @@ var (
 	// the end (of a connector's or a state's range).
 	appendedBuckets = [][]byte{bucketMsgs, bucketDue, bucketStates, bucketDone, bucketAudit}
 
-	allBuckets = [][]byte{bucketMsgs, bucketLanes, bucketDue, bucketStates, bucketDone, bucketRecords, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt, bucketAudit}
+	allBuckets = [][]byte{bucketMsgs, bucketDue, bucketStates, bucketDone, bucketRecords, bucketConns, bucketCounts, bucketMeta, bucketSeen, bucketSeenAt, bucketAudit}
 
 	// mergedBuckets are buckets of earlier versions whose entries now live,
 	// under the same keys, in another bucket, next to the entries they go
@@ -37,7 +37,35 @@ var (
 		{[]byte("lanedue"), bucketLanes},
 		{[]byte("sync"), bucketRecords},
 	}
+
+	// bucketLanes held the lanes of earlier versions, under
+	// key(conn, lane) and key(conn, lane, seq); they now live in the
+	// records bucket (see laneKey), and Open moves them there.
+	bucketLanes = []byte("lanes")
 )
+
+// A lane — one record's messages for one connector, oldest first — lives
+// in the records bucket right after the record (key(type, id)) and its
+// sync states (key(type, id, conn)): the lane's due time at laneKey =
+// key(type, id, conn) + sep, and each message at laneKey + seq. Accepting
+// a change then writes one leaf page of the records bucket for the
+// record, its sync state and its lane, where separate buckets wrote one
+// page each (the keys of a busy store are scattered: a page per record).
+// Connector ids hold no sep, so the three kinds of key do not mix.
+func laneKey(id, typ, conn string) []byte { return prefix([]byte(typ), []byte(id), []byte(conn)) }
+
+// laneEntry is the key of message seq in the lane at lk.
+func laneEntry(lk []byte, seq uint64) []byte {
+	k := make([]byte, len(lk), len(lk)+8)
+	copy(k, lk)
+	return binary.BigEndian.AppendUint64(k, seq)
+}
+
+// splitLane is the reverse of Message.Lane: record types hold no '/'.
+func splitLane(lane string) (typ, id string) {
+	typ, id, _ = strings.Cut(lane, "/")
+	return typ, id
+}
 
 // sep separates the parts of a key. Names that go into keys (connector
 // ids, record types and ids) never hold it: the HTTP layer refuses them.

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"path/filepath"
 	"testing"
 	"time"
@@ -8,9 +9,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// A store written before lane due times and sync states moved next to
-// what they index opens with them in their new places, the old buckets
-// gone, and reads as before.
+// A store written before lane due times, lanes and sync states moved
+// next to what they index opens with them in their new places, the old
+// buckets gone, and reads as before.
 func TestOpenMergesOldBuckets(t *testing.T) {
 	dir := t.TempDir()
 	s, err := Open(dir, Options{})
@@ -26,12 +27,34 @@ func TestOpenMergesOldBuckets(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	laneKey := key([]byte("c1"), []byte(m.Lane()))
+	oldLane := key([]byte("c1"), []byte(m.Lane()))
+	lk := laneKey(m.RecordID, m.RecordType, "c1")
 	sk := syncKey(m)
 	if err := db.Update(func(tx *bolt.Tx) error {
+		// The lane: its due time in lanedue (below), its message in lanes.
+		lanes, err := tx.CreateBucket(bucketLanes)
+		if err != nil {
+			return err
+		}
+		records := tx.Bucket(bucketRecords)
+		if records.Get(laneEntry(lk, m.Seq)) == nil {
+			t.Fatalf("no lane entry at %q", laneEntry(lk, m.Seq))
+		}
+		if err := lanes.Put(key([]byte("c1"), []byte(m.Lane()), u64(m.Seq)), nil); err != nil {
+			return err
+		}
+		if err := records.Delete(laneEntry(lk, m.Seq)); err != nil {
+			return err
+		}
+		if err := lanes.Put(oldLane, bytes.Clone(records.Get(lk))); err != nil {
+			return err
+		}
+		if err := records.Delete(lk); err != nil {
+			return err
+		}
 		for _, old := range []struct {
 			bucket, into, k []byte
-		}{{[]byte("lanedue"), bucketLanes, laneKey}, {[]byte("sync"), bucketRecords, sk}} {
+		}{{[]byte("lanedue"), bucketLanes, oldLane}, {[]byte("sync"), bucketRecords, sk}} {
 			b, err := tx.CreateBucket(old.bucket)
 			if err != nil {
 				return err
@@ -59,7 +82,7 @@ func TestOpenMergesOldBuckets(t *testing.T) {
 	}
 	defer s.Close()
 	s.View(func(tx *Tx) error {
-		if tx.tx.Bucket([]byte("lanedue")) != nil || tx.tx.Bucket([]byte("sync")) != nil {
+		if tx.tx.Bucket([]byte("lanedue")) != nil || tx.tx.Bucket([]byte("sync")) != nil || tx.tx.Bucket(bucketLanes) != nil {
 			t.Error("the old buckets are still there")
 		}
 		states, err := tx.SyncStates("Patient", "P1")

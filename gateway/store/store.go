@@ -84,7 +84,10 @@ func Open(dir string, opts Options) (*Store, error) {
 				return err
 			}
 		}
-		return mergeBuckets(tx)
+		if err := mergeBuckets(tx); err != nil {
+			return err
+		}
+		return moveLanes(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -102,6 +105,36 @@ func Open(dir string, opts Options) (*Store, error) {
 	go s.commitLoop()
 	go s.releaseLoop(opts.ReleaseEvery)
 	return s, nil
+}
+
+// moveLanes moves the lanes of an older store (bucketLanes: the due
+// time at key(conn, lane), the messages at key(conn, lane, seq)) to
+// their laneKeys in the records bucket, and drops the old bucket.
+func moveLanes(tx *bolt.Tx) error {
+	lanes := tx.Bucket(bucketLanes)
+	if lanes == nil {
+		return nil
+	}
+	records := tx.Bucket(bucketRecords)
+	err := lanes.ForEach(func(k, v []byte) error {
+		conn, rest, ok := bytes.Cut(k, []byte{sep})
+		if !ok {
+			return fmt.Errorf("lanes: malformed key %x", k)
+		}
+		// A lane (type/id) holds no sep; a message's key ends in sep and
+		// eight bytes of sequence number, which may hold some.
+		lane, seq := rest, []byte(nil)
+		if n := len(rest); n >= 9 && rest[n-9] == sep && bytes.IndexByte(rest[:n-9], sep) < 0 {
+			lane, seq = rest[:n-9], rest[n-8:]
+		}
+		typ, id := splitLane(string(lane))
+		nk := append(laneKey(id, typ, string(conn)), seq...)
+		return records.Put(nk, bytes.Clone(v))
+	})
+	if err != nil {
+		return err
+	}
+	return tx.DeleteBucket(bucketLanes)
 }
 
 // mergeBuckets moves the entries of an older store's mergedBuckets into

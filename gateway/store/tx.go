@@ -112,8 +112,17 @@ func (t *Tx) DeleteConnector(id string) error {
 			}
 		}
 	}
-	for _, name := range [][]byte{bucketLanes, bucketDue, bucketCounts} {
-		if err := t.deletePrefix(name, prefix(conn)); err != nil {
+	// Every lane that holds a message has its entry in the due index.
+	p := prefix(conn)
+	c := t.b(bucketDue).Cursor()
+	for k, _ := c.Seek(p); hasPrefix(k, p) && len(k) > len(p)+9; k, _ = c.Next() {
+		typ, id := splitLane(string(k[len(p)+9:]))
+		if err := t.deletePrefix(bucketRecords, laneKey(id, typ, string(conn))); err != nil {
+			return err
+		}
+	}
+	for _, name := range [][]byte{bucketDue, bucketCounts} {
+		if err := t.deletePrefix(name, p); err != nil {
 			return err
 		}
 	}
@@ -158,6 +167,9 @@ func (t *Tx) SyncStates(typ, id string) ([]SyncState, error) {
 	p := prefix([]byte(typ), []byte(id))
 	c := t.b(bucketRecords).Cursor()
 	for k, v := c.Seek(p); hasPrefix(k, p); k, v = c.Next() {
+		if bytes.IndexByte(k[len(p):], sep) >= 0 {
+			continue // a lane's entry: key(type, id, conn, …)
+		}
 		var s SyncState
 		if err := decodeSyncState(v, &s); err != nil {
 			return nil, err
@@ -205,7 +217,8 @@ func (t *Tx) Enqueue(m *Message) error {
 	if err := t.putMessage(m); err != nil {
 		return err
 	}
-	if err := t.b(bucketLanes).Put(key([]byte(m.Connector), []byte(m.Lane()), u64(seq)), nil); err != nil {
+	lk := laneKey(m.RecordID, m.RecordType, m.Connector)
+	if err := t.b(bucketRecords).Put(laneEntry(lk, seq), nil); err != nil {
 		return err
 	}
 	if err := t.index(m, ""); err != nil {
@@ -218,12 +231,10 @@ func (t *Tx) Enqueue(m *Message) error {
 	}
 	// A lane that had a message keeps its head, and its due time; else
 	// this message is the head, due at once.
-	conn, lane := []byte(m.Connector), []byte(m.Lane())
-	p := prefix(conn, lane)
-	if k, _ := t.b(bucketLanes).Cursor().Seek(p); hasPrefix(k, p) && lastSeq(k) != seq {
+	if head, ok := t.laneHead(lk); ok && head != seq {
 		return nil
 	}
-	return t.setLaneDue(conn, lane, timeKey(dueAt(m)))
+	return t.setLaneDue(m.Connector, m.Lane(), timeKey(dueAt(m)))
 }
 
 // Message returns a message by id, or ErrNotFound.
@@ -315,15 +326,15 @@ func (t *Tx) OldestUndelivered(conn string) (time.Time, bool) {
 // lane is empty, else at the time its head message is due.
 func (t *Tx) refreshLane(conn, lane string) error {
 	var due []byte
-	p := prefix([]byte(conn), []byte(lane))
-	if k, _ := t.b(bucketLanes).Cursor().Seek(p); hasPrefix(k, p) {
-		head, err := t.message(lastSeq(k))
+	typ, id := splitLane(lane)
+	if seq, ok := t.laneHead(laneKey(id, typ, conn)); ok {
+		head, err := t.message(seq)
 		if err != nil {
 			return fmt.Errorf("lane %s: head: %w", lane, err)
 		}
 		due = timeKey(dueAt(head))
 	}
-	return t.setLaneDue([]byte(conn), []byte(lane), due)
+	return t.setLaneDue(conn, lane, due)
 }
 
 // dueAt is when a message at the head of its lane is due.
@@ -335,27 +346,42 @@ func dueAt(m *Message) time.Time {
 }
 
 // setLaneDue puts the lane in the due index at due (a timeKey), or takes
-// it out for nil. The lane's current due time is kept in the lanes bucket
-// at key(conn, lane), right before the lane's messages
-// (key(conn, lane, seq)).
-func (t *Tx) setLaneDue(conn, lane, due []byte) error {
-	laneKey := key(conn, lane)
-	old := t.b(bucketLanes).Get(laneKey)
+// it out for nil. The lane's current due time is kept at its laneKey,
+// right before the lane's messages.
+func (t *Tx) setLaneDue(conn, lane string, due []byte) error {
+	typ, id := splitLane(lane)
+	lk := laneKey(id, typ, conn)
+	records := t.b(bucketRecords)
+	old := records.Get(lk)
 	if bytes.Equal(old, due) {
 		return nil
 	}
 	if old != nil {
-		if err := t.b(bucketDue).Delete(key(conn, old, lane)); err != nil {
+		if err := t.b(bucketDue).Delete(key([]byte(conn), old, []byte(lane))); err != nil {
 			return err
 		}
 	}
 	if due == nil {
-		return t.b(bucketLanes).Delete(laneKey)
+		return records.Delete(lk)
 	}
-	if err := t.b(bucketDue).Put(key(conn, due, lane), nil); err != nil {
+	if err := t.b(bucketDue).Put(key([]byte(conn), due, []byte(lane)), nil); err != nil {
 		return err
 	}
-	return t.b(bucketLanes).Put(laneKey, due)
+	return records.Put(lk, due)
+}
+
+// laneHead returns the sequence number of the first message of the lane
+// at lk, a laneKey.
+func (t *Tx) laneHead(lk []byte) (uint64, bool) {
+	c := t.b(bucketRecords).Cursor()
+	k, _ := c.Seek(lk)
+	if bytes.Equal(k, lk) { // the lane's due time
+		k, _ = c.Next()
+	}
+	if hasPrefix(k, lk) && len(k) == len(lk)+8 {
+		return lastSeq(k), true
+	}
+	return 0, false
 }
 
 // Due returns the head messages of the connector's lanes that are due at
@@ -366,7 +392,6 @@ func (t *Tx) Due(conn string, now time.Time, limit int, skip func(lane string) b
 	p := prefix([]byte(conn))
 	c := t.b(bucketDue).Cursor()
 	until := timeKey(now)
-	lanes := t.b(bucketLanes).Cursor()
 	for k, _ := c.Seek(p); hasPrefix(k, p) && len(out) < limit; k, _ = c.Next() {
 		rest := k[len(p):]
 		if len(rest) < 9 || bytes.Compare(rest[:8], until) > 0 {
@@ -376,12 +401,12 @@ func (t *Tx) Due(conn string, now time.Time, limit int, skip func(lane string) b
 		if skip != nil && skip(lane) {
 			continue
 		}
-		lp := prefix([]byte(conn), []byte(lane))
-		hk, _ := lanes.Seek(lp)
-		if !hasPrefix(hk, lp) {
+		typ, id := splitLane(lane)
+		seq, ok := t.laneHead(laneKey(id, typ, conn))
+		if !ok {
 			continue
 		}
-		m, err := t.message(lastSeq(hk))
+		m, err := t.message(seq)
 		if err != nil {
 			return nil, err
 		}
@@ -446,14 +471,14 @@ func (t *Tx) settle(m *Message, old State) error {
 			return err
 		}
 	}
-	laneKey := key([]byte(m.Connector), []byte(m.Lane()), u64(m.Seq))
+	entry := laneEntry(laneKey(m.RecordID, m.RecordType, m.Connector), m.Seq)
 	switch m.State {
 	case Delivered, Dead:
-		if err := t.b(bucketLanes).Delete(laneKey); err != nil {
+		if err := t.b(bucketRecords).Delete(entry); err != nil {
 			return err
 		}
 	default:
-		if err := t.b(bucketLanes).Put(laneKey, nil); err != nil {
+		if err := t.b(bucketRecords).Put(entry, nil); err != nil {
 			return err
 		}
 	}
