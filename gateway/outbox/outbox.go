@@ -205,8 +205,11 @@ func (o *Outbox) purge(ctx context.Context) {
 	}
 }
 
-// attemptRecord is what the store keeps of one attempt.
-func attemptRecord(at time.Time, d time.Duration, err error) store.Attempt {
+// AttemptRecord is what a backend keeps of one attempt that started at
+// at, took d and ended with err (nil for a success): the status, the
+// error and the connector's answer — as Outcome when it is JSON (an
+// OperationOutcome), else as Response — bounded by MaxResponse.
+func AttemptRecord(at time.Time, d time.Duration, err error) store.Attempt {
 	a := store.Attempt{At: at, Duration: d}
 	if err == nil {
 		return a

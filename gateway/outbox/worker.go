@@ -174,7 +174,7 @@ func (w *worker) deliver(ctx context.Context, m *store.Message) {
 	if stopped {
 		return
 	}
-	a := attemptRecord(start, took, err)
+	a := AttemptRecord(start, took, err)
 	werr := w.o.store.Update(context.Background(), func(tx *store.Tx) error {
 		if _, err := tx.Finish(m.ID, a, state, next); err != nil {
 			return err
