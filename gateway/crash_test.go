@@ -90,7 +90,7 @@ func TestCrashSafety(t *testing.T) {
 	var clients sync.WaitGroup
 	for c := range crashClients {
 		attempts[c] = map[string][]crashAttempt{}
-		clients.Go(func() { postChanges(ctx, t, client, gw, c, attempts[c], &acked, &failed) })
+		clients.Go(func() { postChanges(ctx, t, client, []*crashGateway{gw}, c, attempts[c], &acked, &failed) })
 	}
 	clientsDone := make(chan struct{})
 	go func() { clients.Wait(); close(clientsDone) }()
@@ -191,10 +191,11 @@ type crashAttempt struct {
 }
 
 // postChanges posts client c's share of the changes: round by round, every
-// key it owns, each change retried until acknowledged. Attempts are kept
-// per key in order.
-func postChanges(ctx context.Context, t *testing.T, client *http.Client, gw *crashGateway, c int,
+// key it owns, each change retried until acknowledged, each attempt to the
+// next of the gateways. Attempts are kept per key in order.
+func postChanges(ctx context.Context, t *testing.T, client *http.Client, gws []*crashGateway, c int,
 	attempts map[string][]crashAttempt, acked, failed *atomic.Int64) {
+	next := c
 	for round := range crashRounds {
 		for k := c; k < crashKeys; k += crashClients {
 			key := fmt.Sprintf("A%d", k)
@@ -206,6 +207,8 @@ func postChanges(ctx context.Context, t *testing.T, client *http.Client, gw *cra
 				"datetime": fmt.Sprintf("2024-06-%02d %02d:%02d", 1+k%28, 8+k%9, k%4*15), "tz": "America/New_York",
 				"durationMin": 15, "locationId": "LOC-1", "status": status}
 			for {
+				gw := gws[next%len(gws)]
+				next++
 				code, err := crashCall(client, "POST", gw.url()+"/api/records/Appointment", rec, nil)
 				ok := err == nil && code/100 == 2
 				attempts[key] = append(attempts[key], crashAttempt{status: status, acked: ok})
@@ -380,6 +383,7 @@ const crashToken = "crash-admin-token"
 type crashGateway struct {
 	t                        *testing.T
 	bin, addr, data, logPath string
+	args, env                []string // more flags for serve, more environment
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -395,8 +399,8 @@ func (g *crashGateway) start() error {
 		return err
 	}
 	defer log.Close()
-	cmd := exec.Command(g.bin, "serve", "--addr", g.addr, "--data", g.data)
-	cmd.Env = append(os.Environ(), "LIAISON_ADMIN_TOKEN="+crashToken)
+	cmd := exec.Command(g.bin, append([]string{"serve", "--addr", g.addr, "--data", g.data}, g.args...)...)
+	cmd.Env = append(append(os.Environ(), "LIAISON_ADMIN_TOKEN="+crashToken), g.env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	began := time.Now()
 	if err := cmd.Start(); err != nil {

@@ -47,6 +47,7 @@ type live struct {
 
 func startLive(t *testing.T, cfg Config) *live {
 	t.Helper()
+	cfg = withBackend(t, cfg)
 	if cfg.DataDir == "" {
 		cfg.DataDir = t.TempDir()
 	}
@@ -128,7 +129,9 @@ func (lv *live) waitFor(what string, cond func() bool) {
 // register DESIGN.md's connector and a FHIR connector for patients and
 // appointments, post HMS patients and appointments, book then cancel, and
 // find exactly one Appointment per booking, with the right status.
-func TestEndToEndFHIR(t *testing.T) {
+func TestEndToEndFHIR(t *testing.T) { forEachBackend(t, testEndToEndFHIR) }
+
+func testEndToEndFHIR(t *testing.T) {
 	ehr := fhirserver.Start(t)
 	lv := startLive(t, Config{})
 

@@ -10,12 +10,25 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/liaisonhq/liaison/gateway/internal/natstest"
+
 	"github.com/liaisonhq/liaison/gateway/internal/fhirserver"
 )
 
 // TestMain fails the package's tests when any goroutine outlives them: a
 // gateway, its outbox workers, its store or a connection left behind.
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	natstest.RunNode() // a node of TestScaleOutJetStream's cluster, when started as one
+	goleak.VerifyTestMain(m,
+		// An in-process nats-server (forEachBackend's JetStream) ends
+		// these after Shutdown and WaitForShutdown have returned: its
+		// clock goroutine when the last server unregisters, a stream's
+		// file store flushers when the store closes.
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server/ats.Register.func1"),
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"),
+		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*msgBlock).flushLoop"),
+	)
+}
 
 // startEHR starts a FHIR server for a test. Start it before the gateway:
 // once the gateway has stopped, and before the server shuts down, the
@@ -126,7 +139,9 @@ func attemptStatuses(m shownMessage) []int {
 
 // A server answering 503 for a while: the record is retried until the
 // server recovers, and the message's attempts tell the story.
-func TestFaultUnavailableThenRecovers(t *testing.T) {
+func TestFaultUnavailableThenRecovers(t *testing.T) { forEachBackend(t, testFaultUnavailableThenRecovers) }
+
+func testFaultUnavailableThenRecovers(t *testing.T) {
 	ehr := startEHR(t)
 	lv := startLive(t, Config{})
 	conn := lv.registerFHIR("EHR", ehr)
@@ -166,7 +181,9 @@ func TestFaultUnavailableThenRecovers(t *testing.T) {
 
 // Retry-After is honoured: the second attempt starts no sooner than the
 // server asked, whatever the connector's own backoff.
-func TestFaultRetryAfter(t *testing.T) {
+func TestFaultRetryAfter(t *testing.T) { forEachBackend(t, testFaultRetryAfter) }
+
+func testFaultRetryAfter(t *testing.T) {
 	ehr := startEHR(t)
 	lv := startLive(t, Config{})
 	lv.registerFHIR("EHR", ehr)
@@ -186,7 +203,9 @@ func TestFaultRetryAfter(t *testing.T) {
 // A 4xx other than 408, 429 and 410 is dead at once with the server's
 // OperationOutcome kept; the next change of the same record still goes
 // through; dead messages are replayed one by one or per connector.
-func TestFaultDeadLetterAndReplay(t *testing.T) {
+func TestFaultDeadLetterAndReplay(t *testing.T) { forEachBackend(t, testFaultDeadLetterAndReplay) }
+
+func testFaultDeadLetterAndReplay(t *testing.T) {
 	ehr := startEHR(t)
 	lv := startLive(t, Config{})
 	conn := lv.registerFHIR("EHR", ehr)
@@ -252,7 +271,9 @@ func TestFaultDeadLetterAndReplay(t *testing.T) {
 
 // 410 Gone disables the connector: nothing more is sent, and the messages
 // wait. Resuming it delivers them.
-func TestFaultGoneDisables(t *testing.T) {
+func TestFaultGoneDisables(t *testing.T) { forEachBackend(t, testFaultGoneDisables) }
+
+func testFaultGoneDisables(t *testing.T) {
 	ehr := startEHR(t)
 	lv := startLive(t, Config{})
 	conn := lv.registerFHIR("EHR", ehr)
@@ -291,7 +312,9 @@ func TestFaultGoneDisables(t *testing.T) {
 // A server slower than the attempt timeout: every attempt fails without a
 // status and is retried; once the server is fast again the record is
 // delivered, once.
-func TestFaultSlowServer(t *testing.T) {
+func TestFaultSlowServer(t *testing.T) { forEachBackend(t, testFaultSlowServer) }
+
+func testFaultSlowServer(t *testing.T) {
 	ehr := startEHR(t)
 	lv := startLive(t, Config{})
 	conn := lv.registerFHIR("EHR", ehr)
@@ -322,7 +345,9 @@ func TestFaultSlowServer(t *testing.T) {
 
 // A paused connector queues and sends nothing; resuming delivers. A manual
 // sync re-sends failed messages now, without waiting for their retry.
-func TestFaultPauseResumeSync(t *testing.T) {
+func TestFaultPauseResumeSync(t *testing.T) { forEachBackend(t, testFaultPauseResumeSync) }
+
+func testFaultPauseResumeSync(t *testing.T) {
 	ehr := startEHR(t)
 	lv := startLive(t, Config{})
 	conn := lv.registerFHIR("EHR", ehr)

@@ -46,6 +46,12 @@ type Changes struct {
 	log *slog.Logger
 	js  natsjs.JetStream
 
+	// filter, when set, decides which of a change's messages the relay
+	// publishes: the Backend drops those of connectors deleted since the
+	// change was accepted. An error holds up the change, like a failed
+	// publish.
+	filter func(ctx context.Context, msgs []store.Message) ([]store.Message, error)
+
 	mu     sync.Mutex
 	stream natsjs.Stream // nil until first used
 }
@@ -177,12 +183,14 @@ func (c *Changes) current(ctx context.Context, subj string) (store.Record, uint6
 }
 
 // Apply stores rec as its record's next version, unless its content is
-// the current version's (same Hash and Deleted): then it stores nothing
-// and returns the current version and false. rec.Hash empty is filled
-// with Hash(rec.Data); rec.Version is ignored: the new version is the
-// current one's plus one (1 for a new record); rec.UpdatedAt zero is
-// filled with the time now. Deleting a record that has no version is
-// unchanged too (the zero Record, false).
+// the current version's: then it stores nothing and returns the current
+// version and false. Content is the same when Deleted is the same and,
+// for an upsert, Hash is too; deleting a record that has no version is
+// unchanged (the zero Record, false). rec.Hash empty is filled with
+// Hash(rec.Data); rec.Version is ignored: the new version is the current
+// one's plus one (1 for a new record); rec.UpdatedAt zero is filled with
+// the time now. A delete keeps the record's last Data and Hash, as the
+// bbolt store does.
 //
 // Apply reads the record's last change, with its stream sequence, from
 // the stream leader, and publishes the new version with
@@ -199,9 +207,31 @@ func (c *Changes) current(ctx context.Context, subj string) (store.Record, uint6
 // An error other than ErrConflict or ErrBadRecord means the change may or
 // may not be stored; applying it again is safe.
 func (c *Changes) Apply(ctx context.Context, rec store.Record) (store.Record, bool, error) {
+	ch, changed, err := c.apply(ctx, rec, nil)
+	return ch.Record, changed, err
+}
+
+// change is what LIAISON_CHANGES holds for one version of a record: the
+// record, and the outbox messages the version makes, one per connector,
+// complete (ID, record, IdempotencyKey, CreatedAt): the relay publishes
+// them as they are, so that fan-out is decided once, at accept time.
+type change struct {
+	store.Record
+	Messages []store.Message `json:"messages,omitempty"`
+}
+
+// apply is Apply with the messages the new version makes: msgs are
+// templates (Connector, Op, Body, ContentType, Mapping, MappingVersion)
+// that apply completes for the version it lands as — ID (MessageID),
+// RecordType, RecordID, State Queued, CreatedAt, and IdempotencyKey from
+// keyHash (the change's own hash, as the bbolt store uses it) — and
+// stores with it. The messages returned are the stored ones; none when
+// unchanged.
+func (c *Changes) apply(ctx context.Context, rec store.Record, msgs []*store.Message) (change, bool, error) {
 	if rec.Type == "" || rec.ID == "" {
-		return store.Record{}, false, fmt.Errorf("jetstream changes: apply: %w: no type or id", ErrBadRecord)
+		return change{}, false, fmt.Errorf("jetstream changes: apply: %w: no type or id", ErrBadRecord)
 	}
+	keyHash := rec.Hash
 	if rec.Hash == "" {
 		rec.Hash = Hash(rec.Data)
 	}
@@ -216,26 +246,36 @@ func (c *Changes) Apply(ctx context.Context, rec store.Record) (store.Record, bo
 			select {
 			case <-ctx.Done():
 				t.Stop()
-				return store.Record{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %w (last: %w)", rec.Type, rec.ID, ctx.Err(), last)
+				return change{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %w (last: %w)", rec.Type, rec.ID, ctx.Err(), last)
 			case <-t.C:
 			}
 		}
 		cur, seq, err := c.current(ctx, subj)
 		if err != nil {
 			if ctx.Err() != nil || !transient(err) {
-				return store.Record{}, false, err
+				return change{}, false, err
 			}
 			last = err
 			continue
 		}
-		if (seq > 0 && cur.Hash == rec.Hash && cur.Deleted == rec.Deleted) || (seq == 0 && rec.Deleted) {
-			return cur, false, nil
+		if seq == 0 && rec.Deleted || seq > 0 && cur.Deleted == rec.Deleted && (rec.Deleted || cur.Hash == rec.Hash) {
+			return change{Record: cur}, false, nil
 		}
-		next := rec
+		next := change{Record: rec}
 		next.Version = cur.Version + 1
+		if rec.Deleted && seq > 0 {
+			next.Data, next.Hash = cur.Data, cur.Hash
+		}
+		for _, t := range msgs {
+			m := *t
+			m.ID = MessageID(rec.Type, rec.ID, next.Version, m.Connector)
+			m.RecordType, m.RecordID, m.State, m.CreatedAt = rec.Type, rec.ID, store.Queued, next.UpdatedAt
+			m.IdempotencyKey = store.IdempotencyKey(rec.Source, m.Connector, rec.Type, rec.ID, m.Op, keyHash, next.Version)
+			next.Messages = append(next.Messages, m)
+		}
 		data, err := json.Marshal(next)
 		if err != nil {
-			return store.Record{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %w: %w", rec.Type, rec.ID, ErrBadRecord, err)
+			return change{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %w: %w", rec.Type, rec.ID, ErrBadRecord, err)
 		}
 		_, err = c.js.PublishMsg(ctx, &nats.Msg{Subject: subj, Data: data},
 			natsjs.WithExpectStream(c.cfg.ChangesStream), natsjs.WithExpectLastSequencePerSubject(seq))
@@ -243,11 +283,11 @@ func (c *Changes) Apply(ctx context.Context, rec store.Record) (store.Record, bo
 			return next, true, nil
 		}
 		if ctx.Err() != nil || !wrongLastSequence(err) && !transient(err) {
-			return store.Record{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %w", rec.Type, rec.ID, err)
+			return change{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %w", rec.Type, rec.ID, err)
 		}
 		last = err
 	}
-	return store.Record{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %d attempts: %w (last: %w)", rec.Type, rec.ID, maxApplyAttempts, ErrConflict, last)
+	return change{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %d attempts: %w (last: %w)", rec.Type, rec.ID, maxApplyAttempts, ErrConflict, last)
 }
 
 // wrongLastSequence reports whether err is the server refusing a
@@ -259,47 +299,52 @@ func wrongLastSequence(err error) bool {
 		apiErr.ErrorCode == natsjs.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// MapFunc turns a record's change into the outbox messages it makes, at
-// most one per connector; Relay gives them their IDs. An error holds up
-// the change (and its partition) until a later try succeeds.
-type MapFunc func(store.Record) ([]store.Message, error)
-
-// MessageID is the outbox message ID Relay gives the message a record's
-// version makes for a connector: "<type>/<id>:<version>:<connector>". The
-// same on every relay of the change, so a change relayed again is
-// stored once by the outbox stream (Nats-Msg-Id, within
-// Config.Duplicates).
+// MessageID is the ID of the outbox message a record's version makes
+// for a connector: "<connector>.<lane>.<version>", where lane is the
+// first 20 hex digits of SHA-256 of "<type>\x00<id>". Deterministic, so
+// a change relayed again publishes its messages under the same
+// Nats-Msg-Id and the outbox stream stores them once; and, since record
+// ids are arbitrary text, free of anything but letters, digits, '-',
+// '_' and '.': it is a key of the message-state bucket, a path segment
+// of the HTTP API and a column of the CLI's tables as it is. The
+// connector comes first so that one connector's messages are the keys
+// "<connector>.>".
 func MessageID(recordType, recordID string, version int64, conn string) string {
-	return recordType + "/" + recordID + ":" + strconv.FormatInt(version, 10) + ":" + conn
+	return conn + "." + laneHash(recordType, recordID) + "." + strconv.FormatInt(version, 10)
+}
+
+// laneHash names a record in message IDs.
+func laneHash(recordType, recordID string) string {
+	h := sha256.Sum256([]byte(recordType + "\x00" + recordID))
+	return hex.EncodeToString(h[:10])
 }
 
 // relayConsumer is the durable consumer relaying a partition.
 func relayConsumer(p int) string { return "relay-" + strconv.Itoa(p) }
 
-// Relay relays the changes to out, until ctx ends; then it waits for the
-// relays under way and returns nil. It returns an error only for a nil
-// mapFn or out. Every gateway may run it: the server hands each change to
-// one of them.
+// Relay relays the changes' messages to out, until ctx ends; then it
+// waits for the relays under way and returns nil. It returns an error
+// only for a nil out. Every gateway may run it: the server hands each
+// change to one of them.
 //
 // For each partition Relay keeps a durable pull consumer (relay-<n>,
 // filter <records subject>.<n>.>, explicit acks, MaxAckPending 1, AckWait
 // Config.RelayAckWait) and handles its changes one at a time, in stream
-// order: mapFn makes the messages, Relay sets their IDs (MessageID) and
-// record, out.Publish stores them, and only then the change is
-// acknowledged, and the record's older versions, relayed already, are
-// purged from the stream. A change whose mapping or publish fails is not
-// acknowledged: it comes again after a backoff, before any later change
-// of its partition. A relay that dies between publish and acknowledgement
-// leaves the change to come again after RelayAckWait; its messages are
-// published again with the same IDs and dropped by the outbox stream as
-// duplicates.
-func (c *Changes) Relay(ctx context.Context, mapFn MapFunc, out *Outbox) error {
-	if mapFn == nil || out == nil {
-		return errors.New("jetstream changes: relay: nil map function or outbox")
+// order: out.Publish stores the messages the change carries (made at
+// accept time, IDs included), and only then the change is acknowledged,
+// and the record's older versions, relayed already, are purged from the
+// stream. A change whose publish fails is not acknowledged: it comes
+// again after a backoff, before any later change of its partition. A
+// relay that dies between publish and acknowledgement leaves the change
+// to come again after RelayAckWait; its messages are published again
+// with the same IDs and dropped by the outbox stream as duplicates.
+func (c *Changes) Relay(ctx context.Context, out *Outbox) error {
+	if out == nil {
+		return errors.New("jetstream changes: relay: nil outbox")
 	}
 	var wg sync.WaitGroup
 	for p := range c.cfg.Partitions {
-		r := &relay{c: c, p: p, mapFn: mapFn, out: out}
+		r := &relay{c: c, p: p, out: out}
 		wg.Go(func() { r.run(ctx) })
 	}
 	wg.Wait()
@@ -308,11 +353,10 @@ func (c *Changes) Relay(ctx context.Context, mapFn MapFunc, out *Outbox) error {
 
 // relay relays one partition from this process.
 type relay struct {
-	c     *Changes
-	p     int
-	mapFn MapFunc
-	out   *Outbox
-	cons  natsjs.Consumer // nil until made, and after an error
+	c    *Changes
+	p    int
+	out  *Outbox
+	cons natsjs.Consumer // nil until made, and after an error
 }
 
 // run opens pull sessions until ctx ends.
@@ -398,18 +442,17 @@ func (r *relay) handle(ctx context.Context, msg natsjs.Msg) {
 			log.Warn("jetstream changes: negative acknowledgement failed; the change comes again after RelayAckWait", "partition", r.p, "error", err)
 		}
 	}
-	var rec store.Record
-	if err := json.Unmarshal(msg.Data(), &rec); err != nil {
+	var ch change
+	if err := json.Unmarshal(msg.Data(), &ch); err != nil {
 		retry("decode", err)
 		return
 	}
-	msgs, err := r.mapFn(rec)
-	if err == nil {
-		err = r.identify(rec, msgs)
-	}
-	if err != nil {
-		retry("map", fmt.Errorf("%s/%s version %d: %w", rec.Type, rec.ID, rec.Version, err))
-		return
+	rec, msgs := ch.Record, ch.Messages
+	if f := r.c.filter; f != nil && len(msgs) > 0 {
+		if msgs, err = f(ctx, msgs); err != nil {
+			retry("filter", fmt.Errorf("%s version %d: %w", rec.Type, rec.Version, err))
+			return
+		}
 	}
 	if len(msgs) > 0 {
 		pctx, cancel := context.WithTimeout(ctx, r.c.cfg.RelayAckWait*3/4)
@@ -434,22 +477,6 @@ func (r *relay) handle(ctx context.Context, msg natsjs.Msg) {
 		r.compact(actx, msg.Subject(), md.Sequence.Stream)
 	}
 	log.Debug("relayed", "partition", r.p, "type", rec.Type, "version", rec.Version, "messages", len(msgs))
-}
-
-// identify gives each message of a record's change its ID and record,
-// and refuses two messages for one connector.
-func (r *relay) identify(rec store.Record, msgs []store.Message) error {
-	seen := make(map[string]bool, len(msgs))
-	for i := range msgs {
-		m := &msgs[i]
-		if seen[m.Connector] {
-			return fmt.Errorf("two messages for connector %s", m.Connector)
-		}
-		seen[m.Connector] = true
-		m.ID = MessageID(rec.Type, rec.ID, rec.Version, m.Connector)
-		m.RecordType, m.RecordID = rec.Type, rec.ID
-	}
-	return nil
 }
 
 // compact purges the versions of a record older than the one relayed at

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -58,23 +57,41 @@ func apply(t testing.TB, c *Changes, rec store.Record) (store.Record, bool) {
 	return got, changed
 }
 
-// toConnector maps every change to one message for conn.
-func toConnector(conn string) MapFunc {
-	return func(r store.Record) ([]store.Message, error) {
-		return []store.Message{{
-			Connector: conn, Op: "upsert", Body: string(r.Data), ContentType: "application/fhir+json",
-			IdempotencyKey: r.Source + ":" + r.Type + "/" + r.ID + ":" + r.Hash, CreatedAt: time.Now(),
-		}}, nil
+// applyTo applies rec with one message for conn, as Accept does,
+// failing the test on an error.
+func applyTo(t testing.TB, c *Changes, rec store.Record, conn string) (store.Record, bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	msg := &store.Message{Connector: conn, Op: "upsert", Body: string(rec.Data), ContentType: "application/fhir+json"}
+	got, changed, err := c.apply(ctx, rec, []*store.Message{msg})
+	if err != nil {
+		t.Fatalf("apply %s/%s: %v", rec.Type, rec.ID, err)
+	}
+	return got.Record, changed
+}
+
+// counting is a relay filter that counts the changes relayed, and calls
+// then, when set, with the count before this change.
+func counting(n *atomic.Int64, then func(before int64) error) func(context.Context, []store.Message) ([]store.Message, error) {
+	return func(_ context.Context, msgs []store.Message) ([]store.Message, error) {
+		if then != nil {
+			if err := then(n.Load()); err != nil {
+				return nil, err
+			}
+		}
+		n.Add(1)
+		return msgs, nil
 	}
 }
 
 // startRelay runs c.Relay until the returned stop is called or the test
 // ends; stop waits for Relay to return.
-func startRelay(t testing.TB, c *Changes, mapFn MapFunc, out *Outbox) (stop func()) {
+func startRelay(t testing.TB, c *Changes, out *Outbox) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Relay(ctx, mapFn, out) }()
+	go func() { done <- c.Relay(ctx, out) }()
 	var once sync.Once
 	stop = func() {
 		once.Do(func() {
@@ -99,9 +116,8 @@ type versions struct {
 func newVersions() *versions { return &versions{order: map[string][]int64{}, calls: map[string]int{}} }
 
 func (v *versions) Send(_ context.Context, m outbox.Message) error {
-	parts := strings.Split(m.ID, ":")
-	n, err := strconv.ParseInt(parts[len(parts)-2], 10, 64)
-	if err != nil {
+	n := versionOf(m.ID)
+	if n == 0 {
 		return &outbox.SendError{Permanent: true, Err: fmt.Errorf("message id %q", m.ID)}
 	}
 	v.mu.Lock()
@@ -177,7 +193,7 @@ func TestChangesRelayed(t *testing.T) {
 	for n := 1; n <= perRecord; n++ {
 		for k := range records {
 			id := "P" + strconv.Itoa(k)
-			got, changed := apply(t, ch, patient(id, n))
+			got, changed := applyTo(t, ch, patient(id, n), "c1")
 			if !changed || got.Version != int64(n) {
 				t.Fatalf("Apply %s change %d: version %d, changed %v; want %d, true", id, n, got.Version, changed, n)
 			}
@@ -191,17 +207,14 @@ func TestChangesRelayed(t *testing.T) {
 		}
 	}
 	var mapped atomic.Int64
-	conn := toConnector("c1")
-	startRelay(t, ch, func(r store.Record) ([]store.Message, error) {
-		mapped.Add(1)
-		return conn(r)
-	}, o)
+	ch.filter = counting(&mapped, nil)
+	startRelay(t, ch, o)
 	sink := newVersions()
 	run(t, o, "c1", sink, fastPolicy)
 	eventually(t, 20*time.Second, "every change delivered", func() bool { return sink.delivered() == records*perRecord })
 	sink.check(t, want)
 	if n := mapped.Load(); n != records*perRecord {
-		t.Errorf("%d changes mapped, want %d", n, records*perRecord)
+		t.Errorf("%d changes relayed, want %d", n, records*perRecord)
 	}
 	js, _ := natsjs.New(nc)
 	eventually(t, 10*time.Second, "older versions purged", func() bool {
@@ -307,16 +320,11 @@ func TestRelayRestart(t *testing.T) {
 	for n := 1; n <= perRecord; n++ {
 		for k := range records {
 			id := "P" + strconv.Itoa(k)
-			apply(t, ch, patient(id, n))
+			applyTo(t, ch, patient(id, n), "c1")
 			want["Patient/"+id] = int64(n)
 		}
 	}
-	conn := toConnector("c1")
 	var mapped atomic.Int64
-	counting := func(r store.Record) ([]store.Message, error) {
-		mapped.Add(1)
-		return conn(r)
-	}
 
 	// The first relay dies at its 7th change, after the mapping: the
 	// messages are published, the change is not acknowledged.
@@ -327,12 +335,13 @@ func TestRelayRestart(t *testing.T) {
 	defer ncRelay.Close()
 	first := newChanges(t, ncRelay, cfg)
 	var died atomic.Bool
-	stop := startRelay(t, first, func(r store.Record) ([]store.Message, error) {
-		if mapped.Load() == 6 && died.CompareAndSwap(false, true) {
+	first.filter = counting(&mapped, func(before int64) error {
+		if before == 6 && died.CompareAndSwap(false, true) {
 			ncRelay.Close()
 		}
-		return counting(r)
-	}, o)
+		return nil
+	})
+	stop := startRelay(t, first, o)
 	eventually(t, 10*time.Second, "the first relay died", died.Load)
 	js, _ := natsjs.New(nc)
 	eventually(t, 10*time.Second, "what the first relay mapped is in the outbox", func() bool {
@@ -341,49 +350,52 @@ func TestRelayRestart(t *testing.T) {
 	stop()
 	before := mapped.Load()
 
-	startRelay(t, newChanges(t, c.connect(0), cfg), counting, o)
+	second := newChanges(t, c.connect(0), cfg)
+	second.filter = counting(&mapped, nil)
+	startRelay(t, second, o)
 	sink := newVersions()
 	run(t, o, "c1", sink, fastPolicy)
 	eventually(t, 30*time.Second, "every change delivered", func() bool { return sink.delivered() == records*perRecord })
 	sink.check(t, want)
 	if n := mapped.Load(); n <= records*perRecord {
-		t.Errorf("%d mappings (%d before the restart), want more than %d: no change relayed again", n, before, records*perRecord)
+		t.Errorf("%d relays (%d before the restart), want more than %d: no change relayed again", n, before, records*perRecord)
 	}
 	if st := streamState(t, js, cfg.withDefaults().Stream); st.LastSeq != records*perRecord {
 		t.Errorf("outbox stream stored %d messages, want %d: duplicates kept", st.LastSeq, records*perRecord)
 	}
-	t.Logf("%d changes, %d mapped before the restart, %d published again and dropped as duplicates",
+	t.Logf("%d changes, %d relayed before the restart, %d published again and dropped as duplicates",
 		records*perRecord, before, mapped.Load()-records*perRecord)
 }
 
-// TestRelayMappingError: a change whose mapping fails is not
+// TestRelayFilterError: a change the relay cannot handle (its filter
+// fails, as when the connectors bucket does not answer) is not
 // acknowledged; it comes again, and the record's later changes wait
 // behind it.
-func TestRelayMappingError(t *testing.T) {
+func TestRelayFilterError(t *testing.T) {
 	c := startSingle(t)
 	nc := c.connect(0)
 	cfg := changesConfig(2)
 	o := newOutbox(t, nc, cfg)
 	ch := newChanges(t, nc, cfg)
 	for n := 1; n <= 3; n++ {
-		apply(t, ch, patient("A", n))
-		apply(t, ch, patient("B", n))
+		applyTo(t, ch, patient("A", n), "c1")
+		applyTo(t, ch, patient("B", n), "c1")
 	}
-	conn := toConnector("c1")
 	var failed atomic.Int64
-	startRelay(t, ch, func(r store.Record) ([]store.Message, error) {
-		if r.ID == "A" && r.Version == 2 && failed.Load() < 2 {
+	ch.filter = func(_ context.Context, msgs []store.Message) ([]store.Message, error) {
+		if msgs[0].RecordID == "A" && versionOf(msgs[0].ID) == 2 && failed.Load() < 2 {
 			failed.Add(1)
-			return nil, errors.New("mapping failed")
+			return nil, errors.New("connectors bucket unavailable")
 		}
-		return conn(r)
-	}, o)
+		return msgs, nil
+	}
+	startRelay(t, ch, o)
 	sink := newVersions()
 	run(t, o, "c1", sink, fastPolicy)
 	eventually(t, 20*time.Second, "every change delivered", func() bool { return sink.delivered() == 6 })
 	sink.check(t, map[string]int64{"Patient/A": 3, "Patient/B": 3})
 	if n := failed.Load(); n != 2 {
-		t.Errorf("mapping failed %d times, want 2", n)
+		t.Errorf("relay failed %d times, want 2", n)
 	}
 }
 
@@ -401,7 +413,7 @@ func TestChangesCluster(t *testing.T) {
 	for k := range records {
 		for w := range writers {
 			wg.Go(func() {
-				if _, changed := apply(t, chs[w%2], patient("P"+strconv.Itoa(k), w)); !changed {
+				if _, changed := applyTo(t, chs[w%2], patient("P"+strconv.Itoa(k), w), "c1"); !changed {
 					t.Errorf("record %d writer %d: unchanged", k, w)
 				}
 			})
@@ -412,7 +424,7 @@ func TestChangesCluster(t *testing.T) {
 	for k := range records {
 		want["Patient/P"+strconv.Itoa(k)] = writers
 	}
-	startRelay(t, chs[0], toConnector("c1"), o)
+	startRelay(t, chs[0], o)
 	sink := newVersions()
 	run(t, o, "c1", sink, fastPolicy)
 	eventually(t, 30*time.Second, "every change delivered", func() bool { return sink.delivered() == records*writers })

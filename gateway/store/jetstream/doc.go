@@ -1,9 +1,18 @@
-// Package jetstream is the outbox on NATS JetStream, for deployments that
-// run several stateless gateways (liaison serve) instead of one process
-// with its bbolt store. It keeps the bbolt outbox's guarantees: nothing
-// acknowledged is lost, delivery is at-least-once with the message's
-// idempotency key, in order per record, retried with capped jittered
-// backoff, dead-lettered, replayable, pausable.
+// Package jetstream is the gateway's store on NATS JetStream, for
+// deployments that run several stateless gateways (liaison serve) instead
+// of one process with its bbolt store: Backend is store.Backend, and its
+// Deliverer is outbox.Deliverer. It keeps the bbolt store's guarantees:
+// nothing acknowledged is lost, delivery is at-least-once with the
+// message's idempotency key, in order per record, retried with capped
+// jittered backoff, dead-lettered, replayable.
+//
+//	b, err := jetstream.Open(ctx, jetstream.BackendConfig{URLs: urls, Config: jetstream.Config{Replicas: 3}}, log)
+//	out, err := b.Accept(ctx, batch)       // before the 202
+//	d := b.Deliverer(outbox.Config{...})
+//	go d.Run(ctx)                          // relay and delivery, in every gateway
+//	d.Start(connector, sender, policy)
+//
+// Underneath, the outbox and the accept side can be used on their own:
 //
 //	o, err := jetstream.New(nc, jetstream.Config{Replicas: 3}, log)
 //	err = o.Ensure(ctx)                    // streams and bucket, at start
@@ -15,7 +24,7 @@
 //	ch, err := jetstream.NewChanges(nc, cfg, log) // the accept side
 //	err = ch.Ensure(ctx)
 //	rec, changed, err := ch.Apply(ctx, record)     // before the 202
-//	err = ch.Relay(ctx, mapFn, o)                  // in every gateway
+//	err = ch.Relay(ctx, o)                         // in every gateway
 //
 // # Streams
 //
@@ -147,8 +156,9 @@
 // type or id that is not a token, such as a FHIR id with dots, is "~"
 // and its base64url). The last message of a record's subject is its
 // current version (store.Record as JSON, with Version one more than the
-// previous one); the earlier ones are changes not yet relayed, or relayed
-// and about to be purged. Limits retention with no limits and
+// previous one, and the outbox messages the version makes: "messages",
+// complete with their IDs); the earlier ones are changes not yet relayed,
+// or relayed and about to be purged. Limits retention with no limits and
 // discard-new: the server drops nothing by itself.
 //
 // Apply reads the record's last message with its sequence and, unless the
@@ -172,9 +182,11 @@
 // Relay keeps one durable pull consumer per partition (relay-<n>),
 // MaxAckPending 1, so that changes are handled one at a time in stream
 // order, and per-record order holds: a record's changes are in one
-// partition, in the order they landed. For each change it calls the
-// mapping, gives each message the ID "<type>/<id>:<version>:<connector>"
-// (MessageID), publishes them with Outbox.Publish, and only then
+// partition, in the order they landed. For each change it publishes the
+// messages the change carries — mapped by the gateway before Accept, each
+// with the ID "<connector>.<record hash>.<version>" (MessageID) — with
+// Outbox.Publish (the Backend leaves out those of connectors deleted
+// since), and only then
 // acknowledges the change and purges the record's older versions (purge
 // of the subject below the change's sequence: relayed already, and never
 // the current version). A relay that dies between publish and
@@ -184,14 +196,12 @@
 // Config.Duplicates; after that window a duplicate reaches the connector,
 // with the same idempotency key).
 //
-// A mapping that fails, or a publish that fails, leaves the change
-// unacknowledged: it comes again with capped exponential backoff (100ms to
-// 10s), logged as an error each time, and holds up its partition
-// meanwhile. It is not parked: mappings are compiled at load time, so a
-// failure at relay time is expected to pass (a reload, an outbox back);
-// a change that can never be mapped holds its partition until the
-// mapping is fixed. Parking such changes (a dead-change stream, replayed
-// after the fix) is not built.
+// A publish that fails leaves the change unacknowledged: it comes again
+// with capped exponential backoff (100ms to 10s), logged as an error each
+// time, and holds up its partition meanwhile. Mapping happens at accept
+// time, so fan-out is decided once, exactly as on bbolt, and the relay
+// has nothing to fail on but the servers; the price is that a record's
+// current version keeps its messages' bodies in the stream.
 //
 // The alternatives weighed. One subject per record with MaxMsgsPerSubject
 // 1 keeps only the current version: a change overwritten before the
@@ -225,7 +235,78 @@
 // after the record's later changes, as in the bbolt outbox.
 //
 // Not here, unlike the bbolt outbox: a circuit breaker per connector
-// (each partition backs off on its own), Policy.Concurrency (a gateway
-// delivers as many partitions at once as it holds), and the history of
-// attempts (logged, and counted through Config.OnAttempt).
+// (each partition backs off on its own), and Policy.Concurrency (a
+// gateway delivers as many partitions at once as it holds). A plain Run
+// keeps no history of attempts (logged, and counted through
+// Config.OnAttempt); the Backend's deliverer does, in the messages bucket.
+//
+// # Backend
+//
+// Open connects (user and password, token or creds file; reconnecting
+// for ever), and makes or updates, idempotently, everything above and:
+//
+//	LIAISON_CONNECTORS  c.<id> → store.Connector (JSON); n.<name, base64url> → id
+//	LIAISON_META        m.<name, base64url> → Meta's value; p.<connector> → delivered messages purged
+//	LIAISON_SEEN        s.<SHA-256 of connector, delivery id> → time; the bucket's TTL is the dedupe window
+//	LIAISON_MESSAGES    <message id> → store.Message (JSON: body, state, attempts, last error)
+//	LIAISON_AUDIT       stream, liaison.audit: store.AuditEntry (JSON); its sequence is the entry's Seq
+//
+// A message ID is "<connector>.<20 hex digits of SHA-256 of type, id>.<version>":
+// deterministic, so the relay's re-publish is a duplicate; a key, a URL
+// path segment and a table cell as it is; and "<connector>.>" selects a
+// connector's messages, "*.<record>.*" a record's (SyncStates: the
+// highest version per connector).
+//
+// UpdateConnector is read, fn, compare-and-swap on the revision, again on
+// a conflict; a new or changed name is claimed first with a create of its
+// n. key (store.ErrConflict when a connector that still has the name
+// holds it). Changed is a watch of c.>, skipping the revisions this
+// process wrote. DeleteConnector deletes the c. key, purges the
+// connector's outbox subjects, deletes its consumers and the states of
+// its queued and failed messages; the relay drops its messages not yet
+// relayed.
+//
+// What each operation costs, in round trips to the servers (every write
+// acknowledged by a quorum with three replicas):
+//
+//   - Accept: a KV get (delivery id); per change, a read of the record's
+//     last version from the stream leader and one compare-and-swap
+//     publish (again on a conflict); per message, one KV create (its
+//     state, published together and awaited together); a KV create
+//     (delivery id) and a KV put (cursor); per change, one audit publish,
+//     plus with AuditMessage an outbox publish and a KV create.
+//   - Relay, per change: its delivery, one outbox publish per message,
+//     an acknowledgement, and a purge of the record's older versions.
+//   - Delivery, per attempt: the message's delivery, an acknowledgement
+//     (or a delayed negative one; dead: a dead-letter publish first), a
+//     KV get and a compare-and-swap KV update of its state, and an audit
+//     publish when the gateway's Audit hook gives an entry.
+//   - Message: a KV get. Messages, Counts, OldestUndelivered, RetryNow:
+//     one pass over the connector's message states (a KV watch the
+//     server streams), so their cost grows with the messages kept until
+//     Purge; Counts adds a KV get and a stream info (dead letters).
+//   - Audit: one short-lived consumer per 256 entries read, newest first.
+//
+// Not atomic, and why that is safe. Accept stores each change with one
+// publish, its messages inside it, so a change and its messages are
+// stored together or not at all; the message states, the delivery id,
+// the cursor and the audit entries follow, each on its own. An Accept cut
+// short may have applied a prefix of its batch: the caller gives no 202,
+// its client sends the batch again, and the applied changes are found
+// unchanged (no new version, no message). A message whose state Accept
+// did not write gets one at its first attempt, from the outbox message.
+// An attempt is settled in the stream first and recorded in the
+// messages bucket after: a gateway dying in between leaves a delivered
+// message shown as queued or failed; nothing is sent twice for it.
+// Counts read Delivered as the states plus the purged count, which Purge
+// raises before it deletes: an interrupted purge can only overcount.
+//
+// What the Backend does not do as bbolt does: Replay puts a dead message
+// at the end of its partition, not back in its original place; RetryNow
+// deletes the consumers holding failed messages (see RetryNow), which
+// may send a message being sent at that moment once more; deliveries do
+// not touch the connector's LastSyncAt and LastError (a write per
+// delivery to the connectors bucket would wake every gateway's Changed);
+// a record's sync state lasts as long as its latest message's state
+// (Purge removes delivered ones after the retention).
 package jetstream

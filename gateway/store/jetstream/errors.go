@@ -1,6 +1,10 @@
 package jetstream
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/liaisonhq/liaison/gateway/store"
+)
 
 var (
 	// ErrConnectorName is returned (wrapped) for a connector id that is not
@@ -22,8 +26,9 @@ var (
 	ErrBadMessage = errors.New("bad message")
 
 	// ErrNotFound is returned by Replay when an id given is not a dead
-	// letter of the connector.
-	ErrNotFound = errors.New("not found")
+	// letter of the connector, and by the Backend as store.ErrNotFound,
+	// which it is.
+	ErrNotFound = store.ErrNotFound
 )
 
 var (

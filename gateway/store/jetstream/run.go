@@ -12,6 +12,7 @@ import (
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
 	"github.com/liaisonhq/liaison/gateway/outbox"
+	"github.com/liaisonhq/liaison/gateway/store"
 )
 
 // Timings of Run's own I/O.
@@ -63,13 +64,34 @@ const (
 // first. Errors talking to the server are logged and retried; nats.go
 // reconnects a dropped connection meanwhile.
 func (o *Outbox) Run(ctx context.Context, conn string, s outbox.Sender, p outbox.Policy) error {
+	return o.run(ctx, conn, s, p, nil)
+}
+
+// settler is what the Backend's deliverer adds to a Run: it records each
+// attempt (message state, audit) and handles a 410 Gone itself (disables
+// the connector) instead of pausing it.
+type settler interface {
+	// settle records an attempt before its message is settled in the
+	// stream (acknowledged, negatively acknowledged with delay, or
+	// buried): a process killed in between leaves the message in the
+	// stream, to be sent again (same idempotency key) and recorded again,
+	// never a message gone from the stream whose record says queued. An
+	// error leaves the message unsettled: it comes again. next is when a
+	// Failed message is due again.
+	settle(ctx context.Context, m *store.Message, a store.Attempt, st State, next time.Time) error
+	// gone is called after a 410 Gone, once settled was.
+	gone(conn string)
+}
+
+// run is Run, with the Backend's settler when not nil.
+func (o *Outbox) run(ctx context.Context, conn string, s outbox.Sender, p outbox.Policy, st settler) error {
 	if err := checkConnector(conn); err != nil {
 		return fmt.Errorf("jetstream outbox: run: %w", err)
 	}
 	if s == nil {
 		return errors.New("jetstream outbox: run: nil sender")
 	}
-	r := &runner{o: o, conn: conn, sender: s, policy: p.WithDefaults(), pause: newPauseState()}
+	r := &runner{o: o, conn: conn, sender: s, policy: p.WithDefaults(), pause: newPauseState(), settler: st}
 	o.mu.Lock()
 	if o.runs[conn] != nil {
 		o.mu.Unlock()
@@ -100,6 +122,9 @@ type runner struct {
 	policy outbox.Policy
 	pause  *pauseState
 	pulls  counter // partitions with a pull session open
+	// sending counts the partitions sending a message now.
+	sending counter
+	settler settler // nil for a plain Run
 }
 
 // counter is a mutex-guarded int, for what tests watch.
@@ -271,6 +296,8 @@ func (pt *partition) deliver(ctx context.Context, msg natsjs.Msg) {
 		return
 	}
 	start := time.Now()
+	r.sending.add(1)
+	defer r.sending.add(-1)
 	actx, cancel := context.WithTimeout(ctx, r.policy.Timeout)
 	err = r.sender.Send(actx, outbox.Message{
 		ID: d.msg.ID, Connector: r.conn, RecordType: d.msg.RecordType, RecordID: d.msg.RecordID,
@@ -286,6 +313,24 @@ func (pt *partition) deliver(ctx context.Context, msg natsjs.Msg) {
 		return
 	}
 	state, delay, gone := pt.classify(d, err, md.NumDelivered, start.Add(took))
+	if gone && r.settler != nil {
+		// The Backend disables the connector rather than pausing it:
+		// the message stays queued, for when the connector is enabled.
+		state, delay = Failed, r.policy.InitialBackoff
+	}
+	if r.settler != nil {
+		var next time.Time
+		if state == Failed {
+			next = start.Add(took + delay)
+		}
+		m := d.msg
+		m.Connector = r.conn
+		if serr := r.settler.settle(ctx, &m, outbox.AttemptRecord(start, took, err), state, next); serr != nil {
+			log.Warn("jetstream outbox: attempt not recorded; the message comes again", "connector", r.conn, "message", d.msg.ID, "error", serr)
+			_ = msg.NakWithDelay(r.policy.InitialBackoff)
+			return
+		}
+	}
 	switch state {
 	case Delivered:
 		pt.ack(ctx, msg, seq, d.msg.ID)
@@ -296,7 +341,9 @@ func (pt *partition) deliver(ctx context.Context, msg natsjs.Msg) {
 	case Dead:
 		pt.bury(ctx, msg, md, d, err, took)
 	}
-	if gone {
+	if r.settler != nil && gone {
+		r.settler.gone(r.conn)
+	} else if gone {
 		pt.gone(ctx)
 	}
 	if f := r.o.cfg.OnAttempt; f != nil {
