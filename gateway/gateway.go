@@ -80,10 +80,10 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 		}
 		g.mappings = set
 	}
-	st, err := g.openStore(outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled, OnAttempt: g.attempted, Audit: g.auditDelivery})
-	if err != nil {
+	if err := g.openStore(outbox.Config{Retention: cfg.Retention, OnDisabled: g.connectorDisabled, OnAttempt: g.attempted, Audit: g.auditDelivery}); err != nil {
 		return nil, err
 	}
+	st := g.store
 	g.metrics = newMetrics(g)
 	if g.cfg.SecretKey == nil {
 		key, err := keptSecretKey(cfg.DataDir, log)
