@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"time"
 
 	"github.com/liaisonhq/liaison/gateway/store"
 )
@@ -13,6 +14,12 @@ import (
 // (store.Backend.Changed). On bbolt, one process owns the store and there
 // is nothing to follow.
 
+// reconcileEvery is how often a gateway sharing its backend looks at the
+// connectors even when Changed said nothing: a read served by a replica
+// that had not yet applied the change it was told of sees the old
+// connectors, and the next look puts it right.
+const reconcileEvery = 5 * time.Second
+
 // followConnectors applies the connector changes other gateways make,
 // until ctx ends.
 func (g *Gateway) followConnectors(ctx context.Context) {
@@ -20,17 +27,20 @@ func (g *Gateway) followConnectors(ctx context.Context) {
 	if changed == nil {
 		return
 	}
+	t := time.NewTicker(reconcileEvery)
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-t.C:
 		case _, ok := <-changed:
 			if !ok {
 				return
 			}
-			if err := g.reconcileConnectors(ctx); err != nil && ctx.Err() == nil {
-				g.log.Warn("follow connector changes", "error", err)
-			}
+		}
+		if err := g.reconcileConnectors(ctx); err != nil && ctx.Err() == nil {
+			g.log.Warn("follow connector changes", "error", err)
 		}
 	}
 }

@@ -448,9 +448,9 @@ func (g *crashGateway) stop() { g.kill() }
 
 // dumpLog logs the end of the gateway's log.
 func (g *crashGateway) dumpLog() {
-	data, _ := os.ReadFile(g.logPath)
+	data, err := os.ReadFile(g.logPath)
 	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
-	g.t.Logf("liaison log, last lines:\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+	g.t.Logf("liaison log %s (%d bytes, %v), last lines:\n%s", g.logPath, len(data), err, strings.Join(lines[max(0, len(lines)-40):], "\n"))
 }
 
 // buildLiaison builds cmd/liaison into a temporary directory.

@@ -65,7 +65,7 @@ func TestScaleOutJetStream(t *testing.T) {
 	var conn map[string]any
 	if code, err := crashCall(client, "POST", gws[0].url()+"/api/external-connectors", map[string]any{
 		"name": "EHR", "type": "fhir", "endpoint": ehr.URL(), "resources": []string{"Appointment"},
-		"delivery": map[string]any{"initialBackoff": "10ms", "maxBackoff": "200ms"},
+		"delivery": map[string]any{"initialBackoff": "10ms", "maxBackoff": "200ms", "timeout": "2s"},
 	}, &conn); err != nil || code != http.StatusCreated {
 		t.Fatalf("register: %d %v %v", code, err, conn)
 	}
@@ -137,6 +137,7 @@ func TestScaleOutJetStream(t *testing.T) {
 
 	// Counts come from the engine: either gateway sees the same.
 	drainStart := time.Now()
+	loggedAt := drainStart
 	for {
 		var view map[string]any
 		code, err := crashCall(client, "GET", gws[rand.N(2)].url()+"/api/external-connectors/"+connID, nil, &view)
@@ -146,6 +147,10 @@ func TestScaleOutJetStream(t *testing.T) {
 			}
 			t.Logf("drained in %v: delivered %v", time.Since(drainStart).Round(time.Millisecond), view["delivered"])
 			break
+		}
+		if time.Since(loggedAt) > 5*time.Second {
+			t.Logf("draining, after %v: delivered %v, queued %v, failed %v", time.Since(drainStart).Round(time.Second), view["delivered"], view["queued"], view["failed"])
+			loggedAt = time.Now()
 		}
 		if time.Since(drainStart) > crashDrain {
 			t.Fatalf("not drained after %v: %d %v %v", crashDrain, code, err, view)
