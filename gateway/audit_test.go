@@ -79,7 +79,9 @@ func entityValue(ev map[string]any, system, code string) string {
 // AuditEvent, valid R4, in GET /api/audit — newest first, filterable,
 // paged — with ids and addresses but no patient data; and each is also
 // delivered, as an AuditEvent, to the connector named by AuditTo.
-func TestAudit(t *testing.T) {
+func TestAudit(t *testing.T) { forEachBackend(t, testAudit) }
+
+func testAudit(t *testing.T) {
 	ehr := startEHR(t)
 	repo := startEHR(t) // the audit repository: a FHIR server taking AuditEvents
 	lv := startLive(t, Config{AuditTo: "Audit repository"})

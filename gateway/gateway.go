@@ -44,6 +44,7 @@ type Gateway struct {
 	started  atomic.Bool
 	draining atomic.Bool // set once shutdown begins; readiness fails from then on
 
+	instance  string   // this process, among the gateways sharing a backend
 	tokenHash [32]byte // SHA-256 of the admin token
 	generated string   // the admin token when New generated it
 
@@ -68,7 +69,7 @@ func New(cfg Config, log *slog.Logger) (*Gateway, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{cfg: cfg, log: log, mappings: cfg.Mappings, connectors: map[string]*liveConnector{}}
+	g := &Gateway{cfg: cfg, log: log, mappings: cfg.Mappings, connectors: map[string]*liveConnector{}, instance: newID()}
 	g.pollers.progress = map[string]*syncProgress{}
 	g.pollers.pulling = map[string]bool{}
 	g.pollers.again = map[string]bool{}

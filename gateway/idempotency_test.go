@@ -12,7 +12,9 @@ import (
 // three idempotency keys: a downstream that deduplicates by key, as
 // idempotent APIs do, applies all three and ends at A — not at B, with the
 // third taken for a repeat of the first.
-func TestIdempotencyKeyPerChange(t *testing.T) {
+func TestIdempotencyKeyPerChange(t *testing.T) { forEachBackend(t, testIdempotencyKeyPerChange) }
+
+func testIdempotencyKeyPerChange(t *testing.T) {
 	var mu sync.Mutex
 	seen := map[string]bool{}
 	var current string

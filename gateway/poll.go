@@ -56,14 +56,23 @@ func (g *Gateway) startPolling(lc *liveConnector) {
 	g.pollers.loops.start(lc.id, func(ctx context.Context) { g.pollLoop(ctx, lc) })
 }
 
-// pollLoop pulls what changed every sync.interval until ctx ends.
+// pollLoop pulls what changed every sync.interval until ctx ends. When
+// gateways share a backend, one of them polls a connector at a time: the
+// one holding its lease, renewed at each pull and taken over by another
+// gateway once it has not been for three intervals.
 func (g *Gateway) pollLoop(ctx context.Context, lc *liveConnector) {
 	interval := time.Duration(lc.cfg.Sync.Interval)
 	if interval <= 0 {
 		interval = time.Minute
 	}
 	for {
-		g.pull(ctx, lc, false)
+		held, err := g.store.Lease(ctx, "poll/"+lc.id, g.instance, 3*interval)
+		if err != nil && ctx.Err() == nil {
+			g.log.Warn("poll lease", "connector", lc.id, "error", err)
+		}
+		if held {
+			g.pull(ctx, lc, false)
+		}
 		select {
 		case <-ctx.Done():
 			return

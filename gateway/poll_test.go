@@ -49,7 +49,9 @@ func ehrAppointment(id, status string) map[string]any {
 // it to HMS records and sends them on to the other connectors — never back
 // to the server they came from. The cursor advances with the records, so
 // the next pull asks only for what changed since.
-func TestPollFHIR(t *testing.T) {
+func TestPollFHIR(t *testing.T) { forEachBackend(t, testPollFHIR) }
+
+func testPollFHIR(t *testing.T) {
 	ehr := fhirserver.Start(t)
 	for i := range 250 {
 		putFHIR(t, ehr.URL(), ehrAppointment(fmt.Sprint("E", i), "booked"))
@@ -170,7 +172,9 @@ func TestPollFHIR(t *testing.T) {
 // A REST API is polled by a cursor field: items at a dotted path, the
 // largest cursor value becomes the next ?since=, and each page is one
 // commit with its cursor.
-func TestPollREST(t *testing.T) {
+func TestPollREST(t *testing.T) { forEachBackend(t, testPollREST) }
+
+func testPollREST(t *testing.T) {
 	var mu sync.Mutex
 	items := []map[string]any{}
 	for i := range 5 {

@@ -46,7 +46,9 @@ func sendWebhook(t *testing.T, lv *live, method, path, id, secret string, body [
 // endpoint taken as a FHIR base); without one, as an empty POST, which
 // makes the gateway pull what changed from the EHR. Both are verified like
 // any webhook.
-func TestRestHookNotifications(t *testing.T) {
+func TestRestHookNotifications(t *testing.T) { forEachBackend(t, testRestHookNotifications) }
+
+func testRestHookNotifications(t *testing.T) {
 	var mu sync.Mutex
 	received := map[string]bool{}
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,9 @@ import (
 // An application that is also a connector posts its changes with
 // ?source=: every other connector gets them, it does not get them back;
 // the record says where it came from. An unknown source is a 400.
-func TestRecordSource(t *testing.T) {
+func TestRecordSource(t *testing.T) { forEachBackend(t, testRecordSource) }
+
+func testRecordSource(t *testing.T) {
 	ehr := startEHR(t)
 	scheduler := startEHR(t)
 	lv := startLive(t, Config{})

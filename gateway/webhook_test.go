@@ -32,7 +32,9 @@ func fhirPatient(mrn, family string) []byte {
 // connectors and never back; a replay is acknowledged and not applied
 // again; a bad signature is refused and stores nothing. The seed's form
 // (a secret under auth) verifies the same way.
-func TestInboundWebhook(t *testing.T) {
+func TestInboundWebhook(t *testing.T) { forEachBackend(t, testInboundWebhook) }
+
+func testInboundWebhook(t *testing.T) {
 	var mu sync.Mutex
 	var received []map[string]any
 	sink := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -65,6 +65,11 @@ type Backend interface {
 	Meta(ctx context.Context, name string) ([]byte, error)
 	// PutMeta stores a named value.
 	PutMeta(ctx context.Context, name string, value []byte) error
+	// Lease claims, or renews, the lease name for holder until ttl from
+	// now, and reports whether holder has it: false while another holder's
+	// lease runs. Gateways sharing a backend take turns with it at what
+	// one of them should do at a time (a connector's scheduled polls).
+	Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error)
 
 	// Message returns one message with its attempts, or ErrNotFound.
 	Message(ctx context.Context, id string) (*Message, error)
@@ -182,4 +187,26 @@ func AcceptEntry(ch *Change, a Accepted) *AuditEntry {
 		e.Connector = ch.Source
 	}
 	return e
+}
+
+// lease is a Lease's stored value.
+type lease struct {
+	Holder string    `json:"holder"`
+	Until  time.Time `json:"until"`
+}
+
+// LeaseKey is the Meta name a lease is kept under, by every backend.
+func LeaseKey(name string) string { return "lease/" + name }
+
+// Claim decides a Lease, the same way on every backend: the stored lease
+// (nil for none) is taken over by holder when it is holder's own or has
+// run out. It returns the lease to store, or nil when another holder
+// keeps it.
+func Claim(stored []byte, holder string, now time.Time, ttl time.Duration) []byte {
+	var l lease
+	if stored != nil && json.Unmarshal(stored, &l) == nil && l.Holder != holder && now.Before(l.Until) {
+		return nil
+	}
+	data, _ := json.Marshal(lease{Holder: holder, Until: now.Add(ttl)})
+	return data
 }

@@ -147,6 +147,18 @@ func (s *Store) PutMeta(ctx context.Context, name string, value []byte) error {
 	return s.Update(ctx, func(tx *Tx) error { return tx.PutMeta(name, value) })
 }
 
+// Lease claims or renews a lease, in one transaction.
+func (s *Store) Lease(ctx context.Context, name, holder string, ttl time.Duration) (held bool, err error) {
+	err = s.Update(ctx, func(tx *Tx) error {
+		next := Claim(tx.Meta(LeaseKey(name)), holder, tx.Now(), ttl)
+		if held = next != nil; !held {
+			return nil
+		}
+		return tx.PutMeta(LeaseKey(name), next)
+	})
+	return held, err
+}
+
 // Message returns one message, or ErrNotFound.
 func (s *Store) Message(ctx context.Context, id string) (m *Message, err error) {
 	err = s.View(func(tx *Tx) error { m, err = tx.Message(id); return err })

@@ -685,6 +685,44 @@ func (b *Backend) PutMeta(ctx context.Context, name string, value []byte) error 
 	return nil
 }
 
+// Lease claims or renews a lease: a read of its meta key, then a
+// compare-and-swap write (create, or update on the revision read); a
+// writer that lost the race reads again.
+func (b *Backend) Lease(ctx context.Context, name, holder string, ttl time.Duration) (bool, error) {
+	if err := b.live(); err != nil {
+		return false, err
+	}
+	key := metaKey(store.LeaseKey(name))
+	for range maxCAS {
+		var stored []byte
+		var rev uint64
+		e, err := b.meta.Get(ctx, key)
+		switch {
+		case errors.Is(err, natsjs.ErrKeyNotFound):
+		case err != nil:
+			return false, fmt.Errorf("jetstream backend: lease: %w", err)
+		default:
+			stored, rev = e.Value(), e.Revision()
+		}
+		next := store.Claim(stored, holder, time.Now(), ttl)
+		if next == nil {
+			return false, nil
+		}
+		if rev == 0 {
+			_, err = b.meta.Create(ctx, key, next)
+		} else {
+			_, err = b.meta.Update(ctx, key, next, rev)
+		}
+		if err == nil {
+			return true, nil
+		}
+		if !casConflict(err) {
+			return false, fmt.Errorf("jetstream backend: lease: %w", err)
+		}
+	}
+	return false, nil
+}
+
 // Seen reports whether a delivery id was accepted within SeenTTL.
 func (b *Backend) Seen(ctx context.Context, conn, deliveryID string) (bool, error) {
 	if err := b.live(); err != nil {

@@ -295,9 +295,12 @@
 // its client sends the batch again, and the applied changes are found
 // unchanged (no new version, no message). A message whose state Accept
 // did not write gets one at its first attempt, from the outbox message.
-// An attempt is settled in the stream first and recorded in the
-// messages bucket after: a gateway dying in between leaves a delivered
-// message shown as queued or failed; nothing is sent twice for it.
+// An attempt is recorded in the messages bucket first and settled in the
+// stream after (acknowledged, negatively acknowledged, buried): a gateway
+// dying in between leaves the message in the stream, to be sent again
+// with the same idempotency key and recorded again — never a message gone
+// from the stream whose state still says queued. An attempt that cannot
+// be recorded is not settled: the message comes again.
 // Counts read Delivered as the states plus the purged count, which Purge
 // raises before it deletes: an interrupted purge can only overcount.
 //

@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) Harness) {
 		{"AcceptDeletes", testAcceptDeletes},
 		{"AcceptDeliveryIDAndCursor", testDeliveryID},
 		{"Meta", testMeta},
+		{"Lease", testLease},
 		{"Messages", testMessages},
 		{"CountsAndSyncStates", testCounts},
 		{"AuditOfAccepts", testAuditAccepts},
@@ -333,6 +334,58 @@ func testMeta(t *testing.T, h Harness) {
 	}
 	if got, _ := b.Meta(ctx(t), "admin-token-sha256"); string(got) != "second" {
 		t.Errorf("overwritten meta = %q", got)
+	}
+}
+
+func testLease(t *testing.T, h Harness) {
+	b := h.Backend
+	lease := func(holder string, ttl time.Duration) bool {
+		t.Helper()
+		held, err := b.Lease(ctx(t), "poll/c1", holder, ttl)
+		if err != nil {
+			t.Fatalf("lease for %s: %v", holder, err)
+		}
+		return held
+	}
+	if !lease("gw-a", 300*time.Millisecond) {
+		t.Fatal("a free lease was refused")
+	}
+	if lease("gw-b", time.Minute) {
+		t.Fatal("a running lease was given to another holder")
+	}
+	if !lease("gw-a", 300*time.Millisecond) {
+		t.Fatal("the holder could not renew its lease")
+	}
+	if held, _ := b.Lease(ctx(t), "poll/c2", "gw-b", time.Minute); !held {
+		t.Error("another lease name was refused")
+	}
+	time.Sleep(400 * time.Millisecond) // the lease runs out
+	if !lease("gw-b", time.Minute) {
+		t.Fatal("a lease that ran out was refused")
+	}
+	if lease("gw-a", time.Minute) {
+		t.Fatal("the old holder took back a lease another holder has")
+	}
+	// Many claims at once: exactly one wins.
+	var mu sync.Mutex
+	winners := 0
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			held, err := b.Lease(ctx(t), "race", fmt.Sprintf("gw-%d", i), time.Minute)
+			if err != nil {
+				t.Errorf("lease: %v", err)
+			}
+			if held {
+				mu.Lock()
+				winners++
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	if winners != 1 {
+		t.Errorf("%d holders got one lease at once", winners)
 	}
 }
 

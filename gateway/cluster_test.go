@@ -1,0 +1,60 @@
+package gateway
+
+import (
+	"testing"
+	"time"
+
+	"github.com/liaisonhq/liaison/gateway/connector"
+	"github.com/liaisonhq/liaison/gateway/internal/fhirserver"
+)
+
+// Two gateways in one process on one JetStream server: a connector
+// registered through one runs on both, a pause through one stops both,
+// and a poll connector is polled by one gateway at a time — the other
+// takes over once the first stops.
+func TestGatewaysShareConnectorsAndPolls(t *testing.T) {
+	ehr := fhirserver.Start(t)
+	cfg := Config{Store: connector.Store{URL: startJetStream(t)}, SecretKey: testSecretKey}
+	a, b := startLive(t, cfg), startLive(t, cfg)
+
+	var c map[string]any
+	if code := a.call("POST", "/api/external-connectors", map[string]any{
+		"name": "EHR", "type": "fhir", "endpoint": ehr.URL(), "resources": []string{"Appointment"},
+		"sync": map[string]any{"mode": "poll", "interval": "1s"},
+	}, &c); code != 201 {
+		t.Fatalf("register: %d %v", code, c)
+	}
+	id := c["connectorId"].(string)
+	status := func(lv *live) map[string]any {
+		var v map[string]any
+		lv.call("GET", "/api/external-connectors/"+id, nil, &v)
+		return v
+	}
+	b.waitFor("the connector running on the second gateway", func() bool { return status(b)["status"] == "connected" })
+
+	// Paused through the second gateway: paused on the first.
+	if code := b.call("POST", "/api/external-connectors/"+id+"/pause", nil, nil); code != 200 {
+		t.Fatalf("pause: %d", code)
+	}
+	a.waitFor("the first gateway stopping the paused connector", func() bool { return !a.g.running(id) })
+	if code := a.call("POST", "/api/external-connectors/"+id+"/resume", nil, nil); code != 200 {
+		t.Fatalf("resume: %d", code)
+	}
+	b.waitFor("the second gateway resuming it", func() bool { return b.g.running(id) })
+
+	// One poller: the gateway whose poll progress shows pulls.
+	polled := func(lv *live) bool { return status(lv)["pull"] != nil }
+	a.waitFor("a first poll", func() bool { return polled(a) || polled(b) })
+	time.Sleep(2500 * time.Millisecond) // more than two poll intervals
+	if polled(a) == polled(b) {
+		t.Fatalf("both gateways or neither polled: %v, %v", polled(a), polled(b))
+	}
+	poller, other := a, b
+	if polled(b) {
+		poller, other = b, a
+	}
+	// The poller goes; after its lease runs out (three intervals) the
+	// other polls.
+	poller.stop()
+	other.waitFor("the other gateway taking over the polls", func() bool { return polled(other) })
+}
