@@ -139,7 +139,9 @@ func attemptStatuses(m shownMessage) []int {
 
 // A server answering 503 for a while: the record is retried until the
 // server recovers, and the message's attempts tell the story.
-func TestFaultUnavailableThenRecovers(t *testing.T) { forEachBackend(t, testFaultUnavailableThenRecovers) }
+func TestFaultUnavailableThenRecovers(t *testing.T) {
+	forEachBackend(t, testFaultUnavailableThenRecovers)
+}
 
 func testFaultUnavailableThenRecovers(t *testing.T) {
 	ehr := startEHR(t)

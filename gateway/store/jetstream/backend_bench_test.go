@@ -19,15 +19,18 @@ import (
 //     time: the latency a request waits for before its 202 (ns/op), made
 //     of the change's compare-and-swap publish, the message's state entry
 //     and the audit entry;
+//
 //   - accept/parallel: the same from many goroutines, as concurrent
 //     requests do: changes/s;
+//
 //   - kv-update: one update of a message's state entry (read, then a
 //     compare-and-swap write), as each delivery attempt makes: ns/op;
+//
 //   - deliver: b.N accepted messages relayed and delivered by one
 //     Deliverer to a sender that does nothing, every attempt recorded:
 //     msgs/s.
 //
-//	go test ./gateway/store/jetstream -run '^$' -bench Backend -benchtime 2000x
+//     go test ./gateway/store/jetstream -run '^$' -bench Backend -benchtime 2000x
 func BenchmarkBackend(b *testing.B) {
 	for _, setup := range []struct {
 		name  string
