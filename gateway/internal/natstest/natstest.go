@@ -150,18 +150,28 @@ func (c *Cluster) Kill(i int) {
 	c.procs[i] = nil
 }
 
+// Stop shuts node i down (SIGTERM, then SIGKILL after 10s); its store
+// stays for a Start.
+func (c *Cluster) Stop(i int) {
+	p := c.procs[i]
+	if p == nil {
+		return
+	}
+	p.Signal(syscall.SIGTERM)
+	select {
+	case <-p.Done():
+	case <-time.After(10 * time.Second):
+	}
+	p.Kill()
+	c.procs[i] = nil
+}
+
+// Up reports whether node i runs.
+func (c *Cluster) Up(i int) bool { return c.procs[i] != nil }
+
 func (c *Cluster) stopAll() {
-	for i, p := range c.procs {
-		if p == nil {
-			continue
-		}
-		p.Signal(syscall.SIGTERM)
-		select {
-		case <-p.Done():
-		case <-time.After(10 * time.Second):
-		}
-		p.Kill()
-		c.procs[i] = nil
+	for i := range c.procs {
+		c.Stop(i)
 	}
 }
 
@@ -190,6 +200,9 @@ func (c *Cluster) URLs() string {
 
 // Name is node i's server name, as stream info reports leaders.
 func (c *Cluster) Name(i int) string { return c.nodes[i].Name }
+
+// Port is node i's client port.
+func (c *Cluster) Port(i int) int { return c.nodes[i].Port }
 
 // WaitReady waits up to 30s until a stream with a replica on every
 // running node can be made through each of them (and deletes it).

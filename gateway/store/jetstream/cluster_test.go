@@ -2,16 +2,12 @@ package jetstream
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	natsjs "github.com/nats-io/nats.go/jetstream"
 
-	"github.com/liaisonhq/liaison/gateway/internal/proctest"
+	"github.com/liaisonhq/liaison/gateway/internal/natstest"
 )
 
 // cluster is a set of nats-servers with JetStream run inside the test
@@ -28,15 +24,15 @@ import (
 type cluster struct {
 	t     testing.TB
 	nodes []*node
+	procs *natstest.Cluster // the nodes that run in processes of their own
 }
 
-// node is one server of a cluster, run in the test process (srv) or in a
-// process of its own (proc), so that it can be SIGKILLed; both are nil
-// while it is stopped.
+// node is one server of a cluster, run in the test process (srv, nil
+// while it is stopped) or in a process of its own, node i of the
+// cluster's procs, so that it can be SIGKILLed.
 type node struct {
 	opts *server.Options
 	srv  *server.Server
-	proc *proctest.Proc
 	own  bool // run in a process of its own
 }
 
@@ -55,13 +51,19 @@ func startSingleSync(t testing.TB) *cluster {
 func startCluster(t testing.TB) *cluster { return startServers(t, 3, serverOptions{}) }
 
 // startProcCluster is startCluster with each node in a process of its own
-// (the test binary as roleNode), so that kill can SIGKILL one.
-func startProcCluster(t testing.TB) *cluster { return startServers(t, 3, serverOptions{procs: true}) }
+// (natstest: the test binary as a node), so that kill can SIGKILL one.
+func startProcCluster(t testing.TB) *cluster {
+	pc := natstest.StartCluster(t, 3)
+	c := &cluster{t: t, procs: pc}
+	for i := range 3 {
+		c.nodes = append(c.nodes, &node{own: true, opts: &server.Options{ServerName: pc.Name(i), Host: "127.0.0.1", Port: pc.Port(i)}})
+	}
+	return c
+}
 
 // serverOptions are the variants of startServers.
 type serverOptions struct {
-	procs      bool // each node in a process of its own
-	syncAlways bool // fsync every write (in-process nodes only)
+	syncAlways bool // fsync every write
 }
 
 func startServers(t testing.TB, n int, so serverOptions) *cluster {
@@ -97,7 +99,7 @@ func startServers(t testing.TB, n int, so serverOptions) *cluster {
 			opts.Routes = server.RoutesFromStr(strings.Join(routes, ","))
 		}
 		opts.SyncAlways = so.syncAlways
-		c.nodes = append(c.nodes, &node{opts: opts, own: so.procs})
+		c.nodes = append(c.nodes, &node{opts: opts})
 	}
 	t.Cleanup(c.shutdown)
 	for i := range c.nodes {
@@ -113,7 +115,7 @@ func (c *cluster) start(i int) {
 	c.t.Helper()
 	nd := c.nodes[i]
 	if nd.own {
-		c.spawn(i)
+		c.procs.Start(i)
 		return
 	}
 	opts := *nd.opts // a server keeps and changes its options: give each start a copy
@@ -135,14 +137,9 @@ func (c *cluster) start(i int) {
 // stop shuts node i down; its store stays.
 func (c *cluster) stop(i int) {
 	nd := c.nodes[i]
-	if nd.proc != nil {
-		nd.proc.Signal(syscall.SIGTERM)
-		select {
-		case <-nd.proc.Done():
-		case <-time.After(10 * time.Second):
-		}
-		nd.proc.Kill()
-		nd.proc = nil
+	if nd.own {
+		c.procs.Stop(i)
+		return
 	}
 	if nd.srv == nil {
 		return
@@ -156,85 +153,10 @@ func (c *cluster) stop(i int) {
 // not written to its files is lost, as in a crash of the process.
 func (c *cluster) kill(i int) {
 	c.t.Helper()
-	nd := c.nodes[i]
-	if nd.proc == nil {
+	if !c.nodes[i].own || !c.procs.Up(i) {
 		c.t.Fatalf("kill node %d: not a running process", i)
 	}
-	nd.proc.Kill()
-	nd.proc = nil
-}
-
-// nodeConfig is what a node process needs of its options.
-type nodeConfig struct {
-	Name, StoreDir, Cluster string
-	Port, ClusterPort       int
-	Routes                  []string
-}
-
-// spawn starts node i as a process of its own and waits up to 10s until
-// it takes connections.
-func (c *cluster) spawn(i int) {
-	c.t.Helper()
-	o := c.nodes[i].opts
-	nc := nodeConfig{Name: o.ServerName, StoreDir: o.StoreDir, Port: o.Port, Cluster: o.Cluster.Name, ClusterPort: o.Cluster.Port}
-	for _, r := range o.Routes {
-		nc.Routes = append(nc.Routes, r.String())
-	}
-	b, _ := json.Marshal(nc)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), envRole+"="+roleNode, envNode+"="+string(b))
-	if os.Getenv("LIAISON_NATS_LOG") != "" {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	}
-	p, err := proctest.Spawn(cmd)
-	if err != nil {
-		c.t.Fatalf("start node %d: %v", i, err)
-	}
-	c.nodes[i].proc = p
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(o.Port), time.Second)
-		if err == nil {
-			conn.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			c.t.Fatalf("node %d not taking connections after 10s: %v", i, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// nodeProcess runs the test binary as one nats-server node, configured by
-// envNode, until it is killed or gets SIGTERM.
-func nodeProcess() int {
-	var nc nodeConfig
-	if err := json.Unmarshal([]byte(os.Getenv(envNode)), &nc); err != nil {
-		fmt.Fprintln(os.Stderr, "node config:", err)
-		return 1
-	}
-	opts := &server.Options{
-		ServerName: nc.Name, Host: "127.0.0.1", Port: nc.Port, NoSigs: true,
-		NoLog:     os.Getenv("LIAISON_NATS_LOG") == "",
-		JetStream: true, StoreDir: nc.StoreDir, JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 1 << 30,
-		Cluster: server.ClusterOpts{Name: nc.Cluster, Host: "127.0.0.1", Port: nc.ClusterPort},
-		Routes:  server.RoutesFromStr(strings.Join(nc.Routes, ",")),
-	}
-	s, err := server.NewServer(opts)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "node:", err)
-		return 1
-	}
-	if !opts.NoLog {
-		s.ConfigureLogger()
-	}
-	s.Start()
-	term := make(chan os.Signal, 1)
-	signal.Notify(term, syscall.SIGTERM)
-	<-term
-	s.Shutdown()
-	s.WaitForShutdown()
-	return 0
+	c.procs.Kill(i)
 }
 
 // restart starts node i again, on its ports and store, and waits until
@@ -276,7 +198,7 @@ func (c *cluster) shutdown() {
 func (c *cluster) waitReady() {
 	c.t.Helper()
 	if c.nodes[0].own {
-		c.waitReadyProbe()
+		c.procs.WaitReady()
 		return
 	}
 	deadline := time.Now().Add(30 * time.Second)
@@ -306,50 +228,11 @@ func (c *cluster) waitReady() {
 	}
 }
 
-// waitReadyProbe is waitReady for nodes in processes of their own, which
-// the test cannot ask directly: it waits until a stream with a replica on
-// every running node can be made (and deletes it).
-func (c *cluster) waitReadyProbe() {
-	c.t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var err error
-	for time.Now().Before(deadline) {
-		err = func() error {
-			for i, nd := range c.nodes {
-				if nd.proc == nil {
-					continue
-				}
-				nc, err := nats.Connect(c.url(i), nats.Timeout(time.Second))
-				if err != nil {
-					return err
-				}
-				defer nc.Close()
-				js, _ := natsjs.New(nc)
-				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-				defer cancel()
-				name := "PROBE_" + strconv.Itoa(i)
-				if _, err := js.CreateStream(ctx, natsjs.StreamConfig{Name: name, Subjects: []string{"probe." + strconv.Itoa(i)}, Replicas: c.running(), Storage: natsjs.MemoryStorage}); err != nil {
-					return err
-				}
-				if err := js.DeleteStream(ctx, name); err != nil {
-					return err
-				}
-			}
-			return nil
-		}()
-		if err == nil {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	c.t.Fatalf("JetStream cluster not ready after 30s: %v", err)
-}
-
 // running counts the nodes running.
 func (c *cluster) running() int {
 	n := 0
-	for _, nd := range c.nodes {
-		if nd.srv != nil || nd.proc != nil {
+	for i, nd := range c.nodes {
+		if nd.srv != nil || nd.own && c.procs.Up(i) {
 			n++
 		}
 	}

@@ -32,8 +32,6 @@ import (
 const (
 	envRole        = "LIAISON_JS_TEST_ROLE"
 	roleGateway    = "gateway"
-	roleNode       = "nats-node" // see cluster.spawn
-	envNode        = "LIAISON_JS_TEST_NODE"
 	envURLs        = "LIAISON_JS_TEST_URLS"
 	envDownstream  = "LIAISON_JS_TEST_DOWNSTREAM"
 	envInstance    = "LIAISON_JS_TEST_INSTANCE"

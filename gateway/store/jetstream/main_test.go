@@ -5,14 +5,14 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/liaisonhq/liaison/gateway/internal/natstest"
 )
 
 func TestMain(m *testing.M) {
-	switch os.Getenv(envRole) {
-	case roleGateway:
+	natstest.RunNode() // a node of startProcCluster, when started as one
+	if os.Getenv(envRole) == roleGateway {
 		os.Exit(gatewayProcess())
-	case roleNode:
-		os.Exit(nodeProcess())
 	}
 	goleak.VerifyTestMain(m,
 		// An in-process nats-server ends these after Shutdown and
