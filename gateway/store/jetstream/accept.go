@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	natsjs "github.com/nats-io/nats.go/jetstream"
@@ -64,23 +65,28 @@ func (b *Backend) Accept(ctx context.Context, batch *store.Batch) ([]store.Accep
 		}
 		queued = append(queued, stored.Messages...)
 	}
-	if err := b.createStates(ctx, queued); err != nil {
-		return nil, err
-	}
+	// What follows the changes is independent of one another: the round
+	// trips overlap, and Accept waits for the slowest. The audit entries
+	// keep their order among themselves.
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	wg.Go(func() { errs[0] = b.createStates(ctx, queued) })
 	if batch.DeliveryID != "" {
-		if err := b.markSeen(ctx, batch.Connector, batch.DeliveryID); err != nil {
-			return nil, err
-		}
+		wg.Go(func() { errs[1] = b.markSeen(ctx, batch.Connector, batch.DeliveryID) })
 	}
 	if batch.CursorKey != "" {
-		if err := b.PutMeta(ctx, batch.CursorKey, []byte(batch.Cursor)); err != nil {
-			return nil, err
-		}
+		wg.Go(func() { errs[2] = b.PutMeta(ctx, batch.CursorKey, []byte(batch.Cursor)) })
 	}
-	for i, ch := range batch.Changes {
-		if err := b.appendAudit(ctx, store.AcceptEntry(ch, out[i])); err != nil {
-			return nil, err
+	wg.Go(func() {
+		for i, ch := range batch.Changes {
+			if errs[3] = b.appendAudit(ctx, store.AcceptEntry(ch, out[i])); errs[3] != nil {
+				return
+			}
 		}
+	})
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
