@@ -38,7 +38,10 @@ func withBackend(t *testing.T, cfg Config) Config {
 
 // startJetStream runs a NATS server with JetStream in the test process,
 // on 127.0.0.1, until the test ends, and returns its URL.
-func startJetStream(t *testing.T) string {
+func startJetStream(t *testing.T) string { return startJetStreamServer(t).ClientURL() }
+
+// startJetStreamServer is startJetStream, returning the server.
+func startJetStreamServer(t *testing.T) *natsserver.Server {
 	t.Helper()
 	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
 	if err != nil {
@@ -49,5 +52,5 @@ func startJetStream(t *testing.T) string {
 		t.Fatal("nats-server did not start")
 	}
 	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s.ClientURL()
+	return s
 }

@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,4 +60,30 @@ func TestGatewaysShareConnectorsAndPolls(t *testing.T) {
 	// other polls.
 	poller.stop()
 	other.waitFor("the other gateway taking over the polls", func() bool { return polled(other) })
+}
+
+// With its NATS server gone, a gateway answers a record with 503, an
+// OperationOutcome "transient" and Retry-After: the client sends it again
+// later; nothing is half-accepted.
+func TestStoreUnavailable503(t *testing.T) {
+	srv := startJetStreamServer(t)
+	lv := startLive(t, Config{Store: connector.Store{URL: srv.ClientURL()}, SecretKey: testSecretKey})
+	srv.Shutdown()
+	srv.WaitForShutdown()
+	req, _ := http.NewRequest("POST", lv.url+"/api/records/Patient", strings.NewReader(`{"mrn":"M1","firstName":"A","lastName":"B","dob":"1980-01-02","sex":"F"}`))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var oo map[string]any
+	json.NewDecoder(res.Body).Decode(&oo)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("POST with the store down: %d, Retry-After %q, %v", res.StatusCode, res.Header.Get("Retry-After"), oo)
+	}
+	if issues, _ := oo["issue"].([]any); len(issues) != 1 || issues[0].(map[string]any)["code"] != "transient" {
+		t.Errorf("answer: %v", oo)
+	}
 }

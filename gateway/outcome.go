@@ -8,6 +8,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/liaisonhq/liaison/fhir"
+	"github.com/liaisonhq/liaison/gateway/store"
 )
 
 // mimeFHIRJSON is the media type of every error answer.
@@ -48,6 +49,7 @@ func (e *issuesError) Error() string { return fmt.Sprintf("%d %s", e.status, e.i
 //	fhir.Issues               422, every issue
 //	*http.MaxBytesError       413 too-costly
 //	*echo.HTTPError           its code
+//	store.ErrUnavailable      503 transient, with Retry-After (writeError)
 //	anything else             500 exception, without the error's text
 func answer(err error) (int, fhir.Issues) {
 	var (
@@ -72,6 +74,9 @@ func answer(err error) (int, fhir.Issues) {
 			Severity: fhir.SeverityError, Code: fhir.IssueTooCostly,
 			Diagnostics: fmt.Sprintf("request body larger than %d bytes", tooBig.Limit),
 		}}
+	case errors.Is(err, store.ErrUnavailable):
+		return http.StatusServiceUnavailable, fhir.Issues{{Severity: fhir.SeverityError, Code: fhir.IssueTransient,
+			Diagnostics: "the store is unavailable for the moment (a server failing over); nothing was stored by this request unless a retry finds it unchanged: send it again"}}
 	case errors.As(err, &echoErr):
 		msg, ok := echoErr.Message.(string)
 		if !ok || msg == "" {
@@ -119,6 +124,9 @@ func (g *Gateway) writeError(err error, c echo.Context) {
 		return
 	}
 	status, issues := answer(routerError(err, c.Request()))
+	if status == http.StatusServiceUnavailable && errors.Is(err, store.ErrUnavailable) {
+		c.Response().Header().Set("Retry-After", "1")
+	}
 	if status == http.StatusInternalServerError {
 		issues[0].Diagnostics += " (request " + requestID(c) + ")"
 	}

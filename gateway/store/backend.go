@@ -162,6 +162,12 @@ type Retention struct {
 // seen before.
 var ErrDuplicate = errors.New("delivery already accepted")
 
+// ErrUnavailable wraps a backend's error that says the engine is out of
+// reach for the moment (a server failing over, no quorum, a timeout):
+// the operation may be tried again. The HTTP layer answers 503 with
+// Retry-After.
+var ErrUnavailable = errors.New("store unavailable")
+
 // IdempotencyKey is the key every attempt of one change of a record to
 // one connector carries (HTTP Idempotency-Key, Nats-Msg-Id, ...): the same
 // for a retry or a redelivery, different for each change — the record's

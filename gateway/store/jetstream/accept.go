@@ -31,6 +31,27 @@ import (
 // store.ErrNotFound; a record changed concurrently by other gateways
 // every time Apply tried is store.ErrConflict.
 func (b *Backend) Accept(ctx context.Context, batch *store.Batch) ([]store.Accepted, error) {
+	ctx, cancel := context.WithTimeout(ctx, acceptTimeout)
+	defer cancel()
+	out, err := b.accept(ctx, batch)
+	return out, unavailable(err)
+}
+
+// acceptTimeout bounds how long Accept waits for the servers: a request
+// waits at most this long for its answer (503 then, the store being
+// unavailable) while a server fails over.
+const acceptTimeout = 10 * time.Second
+
+// unavailable marks an error that says the servers are out of reach for
+// the moment as store.ErrUnavailable.
+func unavailable(err error) error {
+	if err == nil || !transient(err) || errors.Is(err, store.ErrUnavailable) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
+}
+
+func (b *Backend) accept(ctx context.Context, batch *store.Batch) ([]store.Accepted, error) {
 	if err := b.live(); err != nil {
 		return nil, err
 	}

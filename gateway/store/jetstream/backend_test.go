@@ -346,3 +346,18 @@ func TestBackendDeadAndGone(t *testing.T) {
 		t.Errorf("%d failed after a 410, want 1 (kept for when it is enabled)", n)
 	}
 }
+
+// With its server gone, Accept says the store is unavailable for the
+// moment (the gateway's 503 with Retry-After), not that it failed.
+func TestAcceptUnavailable(t *testing.T) {
+	c := startSingle(t)
+	b := openBackend(t, c, 0, "gw")
+	register(t, b, "c1")
+	c.stop(0)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err := b.Accept(ctx, &store.Batch{Changes: []*store.Change{patientChange("P1", 1, "c1")}})
+	if !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("Accept with the server down: %v, want store.ErrUnavailable", err)
+	}
+}

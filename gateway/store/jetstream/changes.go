@@ -287,6 +287,9 @@ func (c *Changes) apply(ctx context.Context, rec store.Record, msgs []*store.Mes
 		}
 		last = err
 	}
+	if transient(last) { // the servers did not answer: not a conflict
+		return change{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %d attempts: %w", rec.Type, rec.ID, maxApplyAttempts, last)
+	}
 	return change{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %d attempts: %w (last: %w)", rec.Type, rec.ID, maxApplyAttempts, ErrConflict, last)
 }
 
