@@ -159,6 +159,8 @@ type Backend struct {
 	own   map[uint64]bool // revisions of the connectors bucket this process wrote, not yet seen by the watch
 	known map[string]bool // connectors known to exist, for the relay
 
+	summaries map[string]*summaryEntry // by connector: see summarize
+
 	closed    atomic.Bool
 	closeOnce sync.Once
 }
@@ -548,6 +550,7 @@ func (b *Backend) DeleteConnector(ctx context.Context, id string) error {
 			err = b.states.Purge(ctx, mid)
 		}
 	}
+	b.touched(id)
 	if err != nil {
 		return fmt.Errorf("jetstream backend: delete connector %s: forget its messages: %w", id, err)
 	}

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -92,6 +95,9 @@ func (b *Backend) eachState(ctx context.Context, filter string, fn func(m *store
 // entry that exists already (the deliverer got there first, or a retry)
 // is left as it is.
 func (b *Backend) createStates(ctx context.Context, msgs []store.Message) error {
+	for i := range msgs {
+		b.touchedID(msgs[i].ID)
+	}
 	futures := make([]natsjs.PubAckFuture, len(msgs))
 	for i := range msgs {
 		data, err := encodeState(&msgs[i])
@@ -132,6 +138,7 @@ func (b *Backend) createStates(ctx context.Context, msgs []store.Message) error 
 // unless missing is set: then fn changes *missing, and the entry is
 // created.
 func (b *Backend) updateState(ctx context.Context, id string, missing *store.Message, fn func(m *store.Message) error) (*store.Message, error) {
+	defer b.touchedID(id)
 	if !validKey(id) {
 		return nil, fmt.Errorf("message %q: %w", id, store.ErrNotFound)
 	}
@@ -253,27 +260,21 @@ func (b *Backend) Messages(ctx context.Context, f store.Filter) ([]*store.Messag
 	return out, nil
 }
 
-// Counts returns a connector's messages by state: Queued and Failed from
-// the messages bucket, Delivered from it plus the delivered messages
-// Purge removed (counted in the meta bucket), Dead from the dead-letter
-// stream. Every gateway reads the same.
+// Counts returns a connector's messages by state: queued, failed and
+// delivered from its message states (delivered plus those purged), dead
+// from the dead-letter stream. See summarize for what it reads.
 func (b *Backend) Counts(ctx context.Context, conn string) (store.Counts, error) {
 	if err := b.live(); err != nil {
 		return nil, err
 	}
-	out := store.Counts{}
 	if !isToken(conn) {
-		return out, nil
+		return store.Counts{}, nil
 	}
-	err := b.eachState(ctx, conn+".>", func(m *store.Message, _ natsjs.KeyValueEntry) error {
-		if m.State != store.Dead {
-			out[m.State]++
-		}
-		return nil
-	})
+	sum, err := b.summarize(ctx, conn)
 	if err != nil {
-		return nil, fmt.Errorf("jetstream backend: counts of %s: %w", conn, err)
+		return nil, err
 	}
+	out := maps.Clone(sum.counts)
 	purged, _, err := b.purged(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -286,7 +287,7 @@ func (b *Backend) Counts(ctx context.Context, conn string) (store.Counts, error)
 }
 
 // OldestUndelivered returns when the connector's oldest queued or failed
-// message was created.
+// message was created; see summarize.
 func (b *Backend) OldestUndelivered(ctx context.Context, conn string) (time.Time, bool, error) {
 	if err := b.live(); err != nil {
 		return time.Time{}, false, err
@@ -294,17 +295,106 @@ func (b *Backend) OldestUndelivered(ctx context.Context, conn string) (time.Time
 	if !isToken(conn) {
 		return time.Time{}, false, nil
 	}
-	var oldest time.Time
-	err := b.eachState(ctx, conn+".>", func(m *store.Message, _ natsjs.KeyValueEntry) error {
-		if (m.State == store.Queued || m.State == store.Failed) && (oldest.IsZero() || m.CreatedAt.Before(oldest)) {
-			oldest = m.CreatedAt
+	sum, err := b.summarize(ctx, conn)
+	if err != nil {
+		return time.Time{}, false, err
+	}
+	return sum.oldest, !sum.oldest.IsZero(), nil
+}
+
+// summary is what one pass over a connector's message states finds.
+type summary struct {
+	counts store.Counts // by state, dead left out
+	oldest time.Time    // the oldest queued or failed message's creation
+	took   time.Duration
+	at     time.Time
+	gen    uint64 // the entry's generation when the pass began
+}
+
+// summaryEntry is a connector's last summary, the lock that makes
+// concurrent callers share one pass, and a generation this process's
+// writes to the connector's message states advance.
+type summaryEntry struct {
+	mu  sync.Mutex
+	sum *summary
+	gen atomic.Uint64
+}
+
+// A summary is reused for reuseFactor times as long as its pass took, so
+// that the console, the metrics and the status API, however often they
+// ask, spend at most about a tenth of the time reading a large
+// connector's states. A pass quicker than slowPass (a small connector)
+// is not reused after this process wrote a state of the connector: its
+// counts then follow its own writes at once.
+const (
+	reuseFactor = 10
+	slowPass    = 50 * time.Millisecond
+)
+
+// touched notes a write of one of conn's message states by this process.
+func (b *Backend) touched(conn string) {
+	b.mu.Lock()
+	e := b.summaries[conn]
+	b.mu.Unlock()
+	if e != nil {
+		e.gen.Add(1)
+	}
+}
+
+// touchedID is touched for a message id: <connector>.<record>.<version>.
+func (b *Backend) touchedID(id string) {
+	conn, _, _ := strings.Cut(id, ".")
+	b.touched(conn)
+}
+
+// summarize reads a connector's message states once for Counts and
+// OldestUndelivered: one pass over the states bucket's keys <conn>.>,
+// decoding only each state and creation time. Its cost grows with the
+// messages kept (delivered ones until Purge), about 7 µs per message
+// here; a pass is shared by concurrent callers, and its result reused as
+// the constants above say: a large connector's counts may lag by up to
+// ten times a pass (20,000 messages: about 1.5 s).
+func (b *Backend) summarize(ctx context.Context, conn string) (*summary, error) {
+	b.mu.Lock()
+	if b.summaries == nil {
+		b.summaries = map[string]*summaryEntry{}
+	}
+	e := b.summaries[conn]
+	if e == nil {
+		e = &summaryEntry{}
+		b.summaries[conn] = e
+	}
+	b.mu.Unlock()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if s := e.sum; s != nil && time.Since(s.at) < reuseFactor*s.took && (s.took >= slowPass || s.gen == e.gen.Load()) {
+		return s, nil
+	}
+	start := time.Now()
+	s := &summary{counts: store.Counts{}, gen: e.gen.Load()}
+	err := scan(ctx, b.states, conn+".>", func(kv natsjs.KeyValueEntry) error {
+		var m struct {
+			State     store.State `json:"state"`
+			CreatedAt time.Time   `json:"createdAt"`
+		}
+		if err := json.Unmarshal(kv.Value(), &m); err != nil {
+			return fmt.Errorf("message %s: %w", kv.Key(), err)
+		}
+		if m.State == store.Dead {
+			return nil
+		}
+		s.counts[m.State]++
+		if (m.State == store.Queued || m.State == store.Failed) && (s.oldest.IsZero() || m.CreatedAt.Before(s.oldest)) {
+			s.oldest = m.CreatedAt
 		}
 		return nil
 	})
 	if err != nil {
-		return time.Time{}, false, fmt.Errorf("jetstream backend: oldest undelivered of %s: %w", conn, err)
+		return nil, fmt.Errorf("jetstream backend: message states of %s: %w", conn, err)
 	}
-	return oldest, !oldest.IsZero(), nil
+	s.took, s.at = time.Since(start), time.Now()
+	e.sum = s
+	return s, nil
 }
 
 // Replay puts a dead message back into the outbox, at the end of its
@@ -499,6 +589,7 @@ func (b *Backend) Purge(ctx context.Context, r store.Retention) error {
 					return fmt.Errorf("jetstream backend: purge %s: %w", id, err)
 				}
 			}
+			b.touched(conn)
 		}
 		if len(old) > 0 {
 			if err := b.states.PurgeDeletes(ctx); err != nil {
