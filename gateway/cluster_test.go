@@ -62,14 +62,27 @@ func TestGatewaysShareConnectorsAndPolls(t *testing.T) {
 	other.waitFor("the other gateway taking over the polls", func() bool { return polled(other) })
 }
 
-// With its NATS server gone, a gateway answers a record with 503, an
+// With its NATS server gone, a gateway says it is not ready (a load
+// balancer sends elsewhere) and answers a record with 503, an
 // OperationOutcome "transient" and Retry-After: the client sends it again
 // later; nothing is half-accepted.
 func TestStoreUnavailable503(t *testing.T) {
 	srv := startJetStreamServer(t)
 	lv := startLive(t, Config{Store: connector.Store{URL: srv.ClientURL()}, SecretKey: testSecretKey})
+	ready := func() int {
+		res, err := http.Get(lv.url + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := ready(); code != http.StatusOK {
+		t.Fatalf("readyz with the store up: %d", code)
+	}
 	srv.Shutdown()
 	srv.WaitForShutdown()
+	lv.waitFor("readyz 503 with the store down", func() bool { return ready() == http.StatusServiceUnavailable })
 	req, _ := http.NewRequest("POST", lv.url+"/api/records/Patient", strings.NewReader(`{"mrn":"M1","firstName":"A","lastName":"B","dob":"1980-01-02","sex":"F"}`))
 	req.Header.Set("Authorization", "Bearer "+testToken)
 	req.Header.Set("Content-Type", "application/json")

@@ -139,12 +139,17 @@ func (g *Gateway) healthz(c echo.Context) error {
 }
 
 // readyz answers readiness: the gateway takes traffic. It fails once a
-// shutdown has begun, so a load balancer stops sending requests.
+// shutdown has begun, and while a shared store is out of reach, so a load
+// balancer sends requests elsewhere.
 func (g *Gateway) readyz(c echo.Context) error {
 	if g.draining.Load() {
 		return &statusError{status: http.StatusServiceUnavailable, issue: fhir.Issue{
 			Severity: fhir.SeverityError, Code: fhir.IssueTransient, Diagnostics: "shutting down",
 		}}
+	}
+	if err := g.store.Ready(); err != nil {
+		return &statusError{status: http.StatusServiceUnavailable, issue: fhir.Issue{
+			Severity: fhir.SeverityError, Code: fhir.IssueTransient, Diagnostics: "the store is out of reach"}, err: err}
 	}
 	return c.JSONBlob(http.StatusOK, statusOK)
 }

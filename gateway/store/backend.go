@@ -101,6 +101,11 @@ type Backend interface {
 	// by itself returns at once.
 	Purge(ctx context.Context, r Retention) error
 
+	// Ready reports whether the backend can take writes now: nil, or an
+	// error wrapping ErrUnavailable (a shared store out of reach) or
+	// ErrClosed. For readiness probes: cheap, no I/O.
+	Ready() error
+
 	// Close releases the backend; calls after it return ErrClosed.
 	Close() error
 }

@@ -49,6 +49,16 @@ func (s *Store) DeleteConnector(ctx context.Context, id string) error {
 	return s.Update(ctx, func(tx *Tx) error { return tx.DeleteConnector(id) })
 }
 
+// Ready is nil while the store is open: its file is local.
+func (s *Store) Ready() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
 // Changed is nil: one process owns a bbolt store.
 func (s *Store) Changed() <-chan struct{} { return nil }
 

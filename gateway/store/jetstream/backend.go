@@ -306,6 +306,19 @@ func (b *Backend) Close() error {
 }
 
 // live returns store.ErrClosed after Close.
+// Ready is nil while the connection to the servers is up; while it is
+// being re-established (every server of the last one gone), writes
+// would wait and fail, so a load balancer should send elsewhere.
+func (b *Backend) Ready() error {
+	if err := b.live(); err != nil {
+		return err
+	}
+	if !b.nc.IsConnected() {
+		return fmt.Errorf("no NATS server connected (%s): %w", b.nc.Status(), store.ErrUnavailable)
+	}
+	return nil
+}
+
 func (b *Backend) live() error {
 	if b.closed.Load() {
 		return store.ErrClosed
