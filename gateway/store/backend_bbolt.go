@@ -65,7 +65,7 @@ func (s *Store) Changed() <-chan struct{} { return nil }
 // Accept applies the batch in one transaction.
 func (s *Store) Accept(ctx context.Context, b *Batch) ([]Accepted, error) {
 	out := make([]Accepted, len(b.Changes))
-	err := s.Update(ctx, func(tx *Tx) error {
+	err := s.update(ctx, func(tx *Tx) error {
 		if b.DeliveryID != "" {
 			if _, seen := tx.Seen(b.Connector, b.DeliveryID); seen {
 				return ErrDuplicate
@@ -83,7 +83,7 @@ func (s *Store) Accept(ctx context.Context, b *Batch) ([]Accepted, error) {
 			return tx.PutMeta(b.CursorKey, []byte(b.Cursor))
 		}
 		return nil
-	})
+	}, true)
 	if err != nil {
 		return nil, err
 	}
