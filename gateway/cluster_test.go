@@ -9,6 +9,7 @@ import (
 
 	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/internal/fhirserver"
+	"github.com/liaisonhq/liaison/gateway/store"
 )
 
 // Two gateways in one process on one JetStream server: a connector
@@ -59,7 +60,16 @@ func TestGatewaysShareConnectorsAndPolls(t *testing.T) {
 	// The poller goes; after its lease runs out (three intervals) the
 	// other polls.
 	poller.stop()
-	other.waitFor("the other gateway taking over the polls", func() bool { return polled(other) })
+	deadline := time.Now().Add(30 * time.Second) // the lease runs out after 3 s
+	for !polled(other) {
+		if time.Now().After(deadline) {
+			lease, err := other.g.store.Meta(t.Context(), store.LeaseKey("poll/"+id))
+			logs := other.logs.String()
+			t.Fatalf("the other gateway (%s) did not take over the polls in 30 s; lease %s (%v); running %v; its log ends:\n%s",
+				other.g.instance, lease, err, other.g.running(id), logs[max(0, len(logs)-4000):])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // With its NATS server gone, a gateway says it is not ready (a load

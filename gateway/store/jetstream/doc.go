@@ -286,9 +286,9 @@
 //     server streams, about 7 µs a message here), so their cost grows
 //     with the messages kept until Purge; Counts adds a KV get and a
 //     stream info (dead letters). Counts and OldestUndelivered share
-//     their pass, and reuse it for ten times as long as it took when it
-//     took more than 50 ms (a large connector's counts lag by up to that
-//     much; a small one's follow this process's writes at once).
+//     their pass, and reuse it for ten times as long as it took; a
+//     connector of 10,000 states or more may lag by that much, a
+//     smaller one's counts follow this process's writes at once.
 //   - Audit: one short-lived consumer per 256 entries read, newest first.
 //
 // Not atomic, and why that is safe. Accept stores each change with one

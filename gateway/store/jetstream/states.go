@@ -309,6 +309,7 @@ type summary struct {
 	took   time.Duration
 	at     time.Time
 	gen    uint64 // the entry's generation when the pass began
+	states int    // how many message states the pass read
 }
 
 // summaryEntry is a connector's last summary, the lock that makes
@@ -323,12 +324,12 @@ type summaryEntry struct {
 // A summary is reused for reuseFactor times as long as its pass took, so
 // that the console, the metrics and the status API, however often they
 // ask, spend at most about a tenth of the time reading a large
-// connector's states. A pass quicker than slowPass (a small connector)
-// is not reused after this process wrote a state of the connector: its
-// counts then follow its own writes at once.
+// connector's states. The summary of a connector with fewer than
+// largeConnector states is not reused after this process wrote one of
+// them: its counts follow its own writes at once.
 const (
-	reuseFactor = 10
-	slowPass    = 50 * time.Millisecond
+	reuseFactor    = 10
+	largeConnector = 10_000
 )
 
 // touched notes a write of one of conn's message states by this process.
@@ -367,7 +368,7 @@ func (b *Backend) summarize(ctx context.Context, conn string) (*summary, error) 
 	b.mu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if s := e.sum; s != nil && time.Since(s.at) < reuseFactor*s.took && (s.took >= slowPass || s.gen == e.gen.Load()) {
+	if s := e.sum; s != nil && time.Since(s.at) < reuseFactor*s.took && (s.states >= largeConnector || s.gen == e.gen.Load()) {
 		return s, nil
 	}
 	start := time.Now()
@@ -380,6 +381,7 @@ func (b *Backend) summarize(ctx context.Context, conn string) (*summary, error) 
 		if err := json.Unmarshal(kv.Value(), &m); err != nil {
 			return fmt.Errorf("message %s: %w", kv.Key(), err)
 		}
+		s.states++
 		if m.State == store.Dead {
 			return nil
 		}
