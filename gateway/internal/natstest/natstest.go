@@ -99,7 +99,7 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	var routes []string
 	for i := range n {
 		nc := nodeConfig{Name: "n" + strconv.Itoa(i), StoreDir: filepath.Join(dir, "n"+strconv.Itoa(i)), Cluster: "liaison-test",
-			Port: freePort(t), ClusterPort: freePort(t)}
+			Port: FreePort(t), ClusterPort: FreePort(t)}
 		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(nc.ClusterPort))
 		c.nodes = append(c.nodes, nc)
 	}
@@ -283,8 +283,8 @@ func (c *Cluster) streamLeader(stream string) (string, error) {
 	return info.Cluster.Leader, nil
 }
 
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
+// FreePort returns a TCP port of 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -3,7 +3,6 @@ package jetstream
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -71,7 +70,7 @@ func startServers(t testing.TB, n int, so serverOptions) *cluster {
 	dir := t.TempDir()
 	ports, cports := make([]int, n), make([]int, n)
 	for i := range n {
-		ports[i], cports[i] = freePort(t), freePort(t)
+		ports[i], cports[i] = natstest.FreePort(t), natstest.FreePort(t)
 	}
 	var routes []string
 	for _, p := range cports {
@@ -303,17 +302,6 @@ func (c *cluster) streamLeader(js natsjs.JetStream, stream string) int {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// freePort returns a TCP port of 127.0.0.1 that was free a moment ago.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 // eventually polls cond every 10ms until it holds, and fails the test when
