@@ -26,12 +26,8 @@ and every delivery attempt has an entry, written with what it records;
 	since := f.String("since", "", "only entries at or after `WHEN`: a date (2026-11-29) or an instant (2026-11-29T05:00:00Z)")
 	limit := f.Int("limit", 0, "at most `N` entries, 1 to 1000 (default 100)")
 	before := f.String("before", "", "only entries older than the entry `ID`: the next page")
-	pos, code, ok := f.parse(s, args)
-	if !ok {
+	if code, ok := noArguments(s, f, args); !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return f.usageError(s, "unexpected argument %q", pos[0])
 	}
 	c, err := o.client()
 	if err != nil {

@@ -22,12 +22,8 @@ failed (to be retried), dead — the age of the oldest undelivered message and
 the last error, cut short (liaison connectors show ID has it whole).
 `+opsAbout)
 	o := addOpsFlags(f, "write the gateway's JSON array instead")
-	pos, code, ok := f.parse(s, args)
-	if !ok {
+	if code, ok := noArguments(s, f, args); !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return f.usageError(s, "unexpected argument %q", pos[0])
 	}
 	c, err := o.client()
 	if err != nil {
@@ -126,6 +122,18 @@ its last pull for a polling connector.
 	}
 	field("Registered", humanAgo(cs.CreatedAt, now))
 	return flushTable(s, cmd, w)
+}
+
+// noArguments parses a command line that takes flags only.
+func noArguments(s *stdio, f *flags, args []string) (int, bool) {
+	pos, code, ok := f.parse(s, args)
+	switch {
+	case !ok:
+		return code, false
+	case len(pos) > 0:
+		return f.usageError(s, "unexpected argument %q", pos[0]), false
+	}
+	return 0, true
 }
 
 // oneArgument parses a command line that takes exactly one argument, what.

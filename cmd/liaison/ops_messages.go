@@ -30,12 +30,8 @@ the next page.
 	record := f.String("record", "", "only the messages of one record, as `TYPE/ID` (Appointment/A-1001)")
 	limit := f.Int("limit", 0, "at most `N` messages, 1 to 1000 (default 100)")
 	before := f.String("before", "", "only messages older than the message `ID`: the next page")
-	pos, code, ok := f.parse(s, args)
-	if !ok {
+	if code, ok := noArguments(s, f, args); !ok {
 		return code
-	}
-	if len(pos) > 0 {
-		return f.usageError(s, "unexpected argument %q", pos[0])
 	}
 	c, err := o.client()
 	if err != nil {
