@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -57,27 +58,11 @@ func TestCrashSafety(t *testing.T) {
 	ehr.SetDown(true)
 
 	gw := &crashGateway{t: t, bin: bin, addr: freeAddr(t), data: t.TempDir(), logPath: filepath.Join(t.TempDir(), "liaison.log")}
-	t.Cleanup(gw.stop)
-	t.Cleanup(func() {
-		if t.Failed() {
-			gw.dumpLog()
-		}
-	})
-	if err := gw.start(); err != nil {
-		t.Fatal(err)
-	}
+	gw.launch()
 
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: crashClients}}
 	t.Cleanup(client.CloseIdleConnections)
-
-	var conn map[string]any
-	if code, err := crashCall(client, "POST", gw.url()+"/api/external-connectors", map[string]any{
-		"name": "EHR", "type": "fhir", "endpoint": ehr.URL(), "resources": []string{"Appointment"},
-		"delivery": map[string]any{"initialBackoff": "10ms", "maxBackoff": "200ms"},
-	}, &conn); err != nil || code != http.StatusCreated {
-		t.Fatalf("register: %d %v %v", code, err, conn)
-	}
-	connID, _ := conn["connectorId"].(string)
+	connID := registerEHR(t, client, gw, ehr.URL(), nil)
 
 	secondProcessRefused(t, gw)
 
@@ -391,6 +376,37 @@ type crashGateway struct {
 }
 
 func (g *crashGateway) url() string { return "http://" + g.addr }
+
+// launch starts the binary for the test: stopped when it ends, its log
+// shown when it failed.
+func (g *crashGateway) launch() {
+	g.t.Helper()
+	g.t.Cleanup(g.stop)
+	g.t.Cleanup(func() {
+		if g.t.Failed() {
+			g.dumpLog()
+		}
+	})
+	if err := g.start(); err != nil {
+		g.t.Fatal(err)
+	}
+}
+
+// registerEHR registers, through gw, a FHIR connector for Appointments at
+// endpoint that retries quickly, with more delivery settings; its id.
+func registerEHR(t *testing.T, client *http.Client, gw *crashGateway, endpoint string, delivery map[string]any) string {
+	t.Helper()
+	d := map[string]any{"initialBackoff": "10ms", "maxBackoff": "200ms"}
+	maps.Copy(d, delivery)
+	var conn map[string]any
+	if code, err := crashCall(client, "POST", gw.url()+"/api/external-connectors", map[string]any{
+		"name": "EHR", "type": "fhir", "endpoint": endpoint, "resources": []string{"Appointment"}, "delivery": d,
+	}, &conn); err != nil || code != http.StatusCreated {
+		t.Fatalf("register: %d %v %v", code, err, conn)
+	}
+	id, _ := conn["connectorId"].(string)
+	return id
+}
 
 // start starts the binary and waits until /readyz answers 200.
 func (g *crashGateway) start() error {

@@ -47,29 +47,13 @@ func TestScaleOutJetStream(t *testing.T) {
 	for i := range gws {
 		gws[i] = &crashGateway{t: t, bin: bin, addr: freeAddr(t), data: t.TempDir(), logPath: filepath.Join(dir, fmt.Sprintf("liaison-%d.log", i)),
 			args: []string{"--config", config}, env: []string{key}}
-		gw := gws[i]
-		t.Cleanup(gw.stop)
-		t.Cleanup(func() {
-			if t.Failed() {
-				gw.dumpLog()
-			}
-		})
-		if err := gw.start(); err != nil {
-			t.Fatal(err)
-		}
+		gws[i].launch()
 	}
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: crashClients}}
 	t.Cleanup(client.CloseIdleConnections)
 
 	// Registered through the first gateway, the connector runs on both.
-	var conn map[string]any
-	if code, err := crashCall(client, "POST", gws[0].url()+"/api/external-connectors", map[string]any{
-		"name": "EHR", "type": "fhir", "endpoint": ehr.URL(), "resources": []string{"Appointment"},
-		"delivery": map[string]any{"initialBackoff": "10ms", "maxBackoff": "200ms", "timeout": "2s"},
-	}, &conn); err != nil || code != http.StatusCreated {
-		t.Fatalf("register: %d %v %v", code, err, conn)
-	}
-	connID, _ := conn["connectorId"].(string)
+	connID := registerEHR(t, client, gws[0], ehr.URL(), map[string]any{"timeout": "2s"})
 	waitConnected(t, client, gws[1], connID)
 
 	// Post to both while a killer SIGKILLs and restarts the second gateway,
