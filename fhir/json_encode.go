@@ -273,6 +273,11 @@ func (e *jsonEncoder) str(s string) {
 	e.buf = appendJSONString(e.buf, s)
 }
 
+// AppendJSONString appends s to b as a JSON string, escaped as the
+// encoders of this package escape strings: only what JSON requires, and
+// U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
+func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
+
 func appendJSONString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0

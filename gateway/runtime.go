@@ -16,7 +16,11 @@ const gcPercent = 400
 // says otherwise: near it the collector runs more often whatever
 // gcPercent allows, so a burst of deliveries cannot grow the heap to five
 // times what is live. It is a soft limit: the gateway does not fail at it.
-const memoryLimit = 48 << 20
+// At 48 MiB, 256 to 512 clients at once kept the heap at the limit and the
+// collector took 4–12% of the CPU (BENCHMARKS.md, "Stop 12"); 96 MiB
+// leaves them room and keeps the process well under the 150 MB that
+// 1,000,000 queued messages may use.
+const memoryLimit = 96 << 20
 
 // SetRuntimeDefaults tunes the garbage collector of the process for a
 // gateway (gcPercent, memoryLimit), leaving alone what GOGC or GOMEMLIMIT
