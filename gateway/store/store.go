@@ -341,7 +341,7 @@ func (s *Store) commit(batch []*request) {
 					return errRerun
 				}
 			}
-			return nil
+			return tx.flushCounts()
 		})
 		if failed >= 0 {
 			batch[failed].done <- failure

@@ -16,6 +16,17 @@ type Tx struct {
 	tx    *bolt.Tx
 	now   time.Time
 	store *Store
+	// counts holds the changes to the message counts that this write
+	// transaction made, written once at its end (flushCounts): a commit of
+	// a hundred accepted changes reads and writes a connector's count
+	// once, not a hundred times.
+	counts map[countKey]int64
+}
+
+// countKey names one count: a connector's messages in one state.
+type countKey struct {
+	conn  string
+	state State
 }
 
 // newTx wraps a bbolt transaction. In a write transaction, the buckets
@@ -126,6 +137,11 @@ func (t *Tx) DeleteConnector(id string) error {
 			return err
 		}
 	}
+	for ck := range t.counts {
+		if ck.conn == id {
+			delete(t.counts, ck)
+		}
+	}
 	return t.b(bucketConns).Delete(conn)
 }
 
@@ -231,10 +247,11 @@ func (t *Tx) Enqueue(m *Message) error {
 	}
 	// A lane that had a message keeps its head, and its due time; else
 	// this message is the head, due at once.
-	if head, ok := t.laneHead(lk); ok && head != seq {
+	head, old, ok := t.lane(lk)
+	if ok && head != seq {
 		return nil
 	}
-	return t.setLaneDue(m.Connector, m.Lane(), timeKey(dueAt(m)))
+	return t.moveLaneDue(m.Connector, m.Lane(), old, timeKey(dueAt(m)))
 }
 
 // Message returns a message by id, or ErrNotFound.
@@ -280,17 +297,36 @@ func (t *Tx) index(m *Message, old State) error {
 }
 
 func (t *Tx) addCount(conn []byte, st State, delta int64) error {
-	k := key(conn, []byte(st))
-	var n uint64
-	if v := t.b(bucketCounts).Get(k); v != nil {
-		n = binary.BigEndian.Uint64(v)
+	if t.counts == nil {
+		t.counts = make(map[countKey]int64)
 	}
-	if delta < 0 && n < uint64(-delta) {
-		n = 0
-	} else {
-		n = uint64(int64(n) + delta)
+	t.counts[countKey{string(conn), st}] += delta
+	return nil
+}
+
+// flushCounts writes the count changes of the transaction; a count never
+// goes below zero.
+func (t *Tx) flushCounts() error {
+	for ck, delta := range t.counts {
+		if delta == 0 {
+			continue
+		}
+		k := key([]byte(ck.conn), []byte(ck.state))
+		var n uint64
+		if v := t.b(bucketCounts).Get(k); v != nil {
+			n = binary.BigEndian.Uint64(v)
+		}
+		if delta < 0 && n < uint64(-delta) {
+			n = 0
+		} else {
+			n = uint64(int64(n) + delta)
+		}
+		if err := t.b(bucketCounts).Put(k, u64(n)); err != nil {
+			return err
+		}
 	}
-	return t.b(bucketCounts).Put(k, u64(n))
+	clear(t.counts)
+	return nil
 }
 
 // Counts returns how many messages of the connector are in each state.
@@ -298,8 +334,12 @@ func (t *Tx) addCount(conn []byte, st State, delta int64) error {
 func (t *Tx) Counts(conn string) Counts {
 	out := Counts{}
 	for _, st := range States {
+		var n int64
 		if v := t.b(bucketCounts).Get(key([]byte(conn), []byte(st))); v != nil {
-			out[st] = binary.BigEndian.Uint64(v)
+			n = int64(binary.BigEndian.Uint64(v))
+		}
+		if n += t.counts[countKey{conn, st}]; n > 0 {
+			out[st] = uint64(n)
 		}
 	}
 	return out
@@ -350,9 +390,15 @@ func dueAt(m *Message) time.Time {
 // right before the lane's messages.
 func (t *Tx) setLaneDue(conn, lane string, due []byte) error {
 	typ, id := splitLane(lane)
+	return t.moveLaneDue(conn, lane, t.b(bucketRecords).Get(laneKey(id, typ, conn)), due)
+}
+
+// moveLaneDue is setLaneDue for a lane whose current due time (a timeKey,
+// nil for none) the caller has read.
+func (t *Tx) moveLaneDue(conn, lane string, old, due []byte) error {
+	typ, id := splitLane(lane)
 	lk := laneKey(id, typ, conn)
 	records := t.b(bucketRecords)
-	old := records.Get(lk)
 	if bytes.Equal(old, due) {
 		return nil
 	}
@@ -373,15 +419,24 @@ func (t *Tx) setLaneDue(conn, lane string, due []byte) error {
 // laneHead returns the sequence number of the first message of the lane
 // at lk, a laneKey.
 func (t *Tx) laneHead(lk []byte) (uint64, bool) {
+	seq, _, ok := t.lane(lk)
+	return seq, ok
+}
+
+// lane returns, in one seek, the sequence number of the first message of
+// the lane at lk and the lane's due time (nil for none), which is kept
+// right before it.
+func (t *Tx) lane(lk []byte) (head uint64, due []byte, ok bool) {
 	c := t.b(bucketRecords).Cursor()
-	k, _ := c.Seek(lk)
+	k, v := c.Seek(lk)
 	if bytes.Equal(k, lk) { // the lane's due time
+		due = bytes.Clone(v)
 		k, _ = c.Next()
 	}
 	if hasPrefix(k, lk) && len(k) == len(lk)+8 {
-		return lastSeq(k), true
+		return lastSeq(k), due, true
 	}
-	return 0, false
+	return 0, due, false
 }
 
 // Due returns the head messages of the connector's lanes that are due at
