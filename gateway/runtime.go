@@ -24,12 +24,12 @@ const gcPercent = 400
 const memoryLimit = 96 << 20
 
 // extraProcs is how many more Ps (threads running Go code) a gateway runs
-// than the CPUs Go found. The store's committer spends about a third of
+// than the machine's CPUs. The store's committer spends about a third of
 // its time in fdatasync under load, and Go's runtime hands the P of a
-// thread in a system call to another thread only when its monitor next
-// looks, which, between bursts of work, is up to 10 ms later: so on two
-// CPUs one of the two Ps sat in each fsync while requests waited to run,
-// and 15% of the CPU stayed idle at 256 clients. With one P more, 256
+// thread in a system call to another thread only once its monitor
+// (sysmon) notices, which takes from 20 µs to 10 ms: on two CPUs one of
+// the two Ps sat in fsyncs while hundreds of requests waited to run, and
+// 15% of the CPU stayed idle at 256 clients. With one P more, 256
 // clients got 20% more records accepted a second and the parse-only Echo
 // handler, which does not block, no more requests (BENCHMARKS.md,
 // "Stop 12").
@@ -47,7 +47,10 @@ func SetRuntimeDefaults() {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(memoryLimit)
 	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + extraProcs)
+	// Under a CPU limit (a container's cgroup quota, which Go already
+	// follows with fewer Ps than the machine has CPUs) an extra P would
+	// only run the process into the quota's throttling: left alone.
+	if procs := runtime.GOMAXPROCS(0); os.Getenv("GOMAXPROCS") == "" && procs >= runtime.NumCPU() {
+		runtime.GOMAXPROCS(procs + extraProcs)
 	}
 }
