@@ -17,10 +17,11 @@ const gcPercent = 400
 // says otherwise: near it the collector runs more often whatever
 // gcPercent allows, so a burst of deliveries cannot grow the heap to five
 // times what is live. It is a soft limit: the gateway does not fail at it.
-// At 48 MiB, 256 to 512 clients at once kept the heap at the limit and the
-// collector took 4–12% of the CPU (BENCHMARKS.md, "Stop 12"); 96 MiB
-// leaves them room and keeps the process well under the 150 MB that
-// 1,000,000 queued messages may use.
+// At 48 MiB, 512 clients at once kept the heap at the limit: the
+// collector took 12% of the CPU and a quarter fewer records were accepted
+// a second (BENCHMARKS.md, "Stop 12"); 96 MiB leaves them room and keeps
+// the process well under the 150 MB that 1,000,000 queued messages may
+// use.
 const memoryLimit = 96 << 20
 
 // extraProcs is how many more Ps (threads running Go code) a gateway runs
@@ -29,9 +30,8 @@ const memoryLimit = 96 << 20
 // thread in a system call to another thread only once its monitor
 // (sysmon) notices, which takes from 20 µs to 10 ms: on two CPUs one of
 // the two Ps sat in fsyncs while hundreds of requests waited to run, and
-// 15% of the CPU stayed idle at 256 clients. With one P more, 256
-// clients got 20% more records accepted a second and the parse-only Echo
-// handler, which does not block, no more requests (BENCHMARKS.md,
+// 15% of the CPU stayed idle at 256 clients. With one P more, 256 and
+// 512 clients got 7–10% more records accepted a second (BENCHMARKS.md,
 // "Stop 12").
 const extraProcs = 1
 
