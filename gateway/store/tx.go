@@ -334,13 +334,16 @@ func (t *Tx) flushCounts() error {
 func (t *Tx) Counts(conn string) Counts {
 	out := Counts{}
 	for _, st := range States {
+		v := t.b(bucketCounts).Get(key([]byte(conn), []byte(st)))
+		delta, pending := t.counts[countKey{conn, st}]
+		if v == nil && !pending {
+			continue
+		}
 		var n int64
-		if v := t.b(bucketCounts).Get(key([]byte(conn), []byte(st))); v != nil {
+		if v != nil {
 			n = int64(binary.BigEndian.Uint64(v))
 		}
-		if n += t.counts[countKey{conn, st}]; n > 0 {
-			out[st] = uint64(n)
-		}
+		out[st] = uint64(max(n+delta, 0))
 	}
 	return out
 }
