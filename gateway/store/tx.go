@@ -308,9 +308,6 @@ func (t *Tx) addCount(conn []byte, st State, delta int64) error {
 // goes below zero.
 func (t *Tx) flushCounts() error {
 	for ck, delta := range t.counts {
-		if delta == 0 {
-			continue
-		}
 		k := key([]byte(ck.conn), []byte(ck.state))
 		var n uint64
 		if v := t.b(bucketCounts).Get(k); v != nil {
