@@ -9,6 +9,7 @@ import (
 
 	"github.com/liaisonhq/liaison/gateway/connector"
 	"github.com/liaisonhq/liaison/gateway/internal/fhirserver"
+	"github.com/liaisonhq/liaison/gateway/internal/natstest"
 	"github.com/liaisonhq/liaison/gateway/store"
 )
 
@@ -18,7 +19,8 @@ import (
 // takes over once the first stops.
 func TestGatewaysShareConnectorsAndPolls(t *testing.T) {
 	ehr := fhirserver.Start(t)
-	cfg := Config{Store: connector.Store{URL: startJetStream(t)}, SecretKey: testSecretKey}
+	// The server in a process of its own: see natstest.StartServer.
+	cfg := Config{Store: connector.Store{URL: natstest.StartServer(t).URL(0)}, SecretKey: testSecretKey}
 	a, b := startLive(t, cfg), startLive(t, cfg)
 
 	var c map[string]any

@@ -1,7 +1,7 @@
-// Package natstest runs NATS JetStream clusters for tests, on 127.0.0.1:
-// three nats-server nodes (github.com/nats-io/nats-server/v2, the version
-// go.mod names), each in a process of its own so that a test can SIGKILL
-// one mid-stream. A node process is the test binary itself: the test
+// Package natstest runs NATS JetStream servers for tests, on 127.0.0.1:
+// clusters of nats-server nodes (github.com/nats-io/nats-server/v2, the
+// version go.mod names), or one server (StartServer), each in a process
+// of its own so that a test can SIGKILL one mid-stream. A node process is the test binary itself: the test
 // package's TestMain calls RunNode first, which serves as a node and exits
 // when the process was started as one.
 //
@@ -62,8 +62,10 @@ func RunNode() {
 	opts := &server.Options{
 		ServerName: nc.Name, Host: "127.0.0.1", Port: nc.Port, NoSigs: true, NoLog: os.Getenv("LIAISON_NATS_LOG") == "",
 		JetStream: true, StoreDir: nc.StoreDir, JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 1 << 30,
-		Cluster: server.ClusterOpts{Name: nc.Cluster, Host: "127.0.0.1", Port: nc.ClusterPort},
-		Routes:  server.RoutesFromStr(strings.Join(nc.Routes, ",")),
+	}
+	if nc.Cluster != "" { // else a server of its own (StartServer)
+		opts.Cluster = server.ClusterOpts{Name: nc.Cluster, Host: "127.0.0.1", Port: nc.ClusterPort}
+		opts.Routes = server.RoutesFromStr(strings.Join(nc.Routes, ","))
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
@@ -110,6 +112,22 @@ func StartCluster(t testing.TB, n int) *Cluster {
 	for i := range c.nodes {
 		c.Start(i)
 	}
+	c.WaitReady()
+	return c
+}
+
+// StartServer starts one JetStream server, not clustered, in a process of
+// its own, and waits until it takes streams. For tests whose gateways
+// share a store: nats-server v2.12.0 has data races of its own when
+// consumers of one stream are created at the same time (stream.go
+// setConsumer against partitionUnique), which the race detector reports
+// against a test whose server runs in its process.
+func StartServer(t testing.TB) *Cluster {
+	t.Helper()
+	c := &Cluster{t: t, procs: make([]*proctest.Proc, 1)}
+	c.nodes = []nodeConfig{{Name: "n0", StoreDir: filepath.Join(t.TempDir(), "n0"), Port: FreePort(t)}}
+	t.Cleanup(c.stopAll)
+	c.Start(0)
 	c.WaitReady()
 	return c
 }
