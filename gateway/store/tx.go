@@ -251,7 +251,7 @@ func (t *Tx) Enqueue(m *Message) error {
 	if ok && head != seq {
 		return nil
 	}
-	return t.moveLaneDue(m.Connector, m.Lane(), old, timeKey(dueAt(m)))
+	return t.moveLaneDue(m.Connector, m.Lane(), lk, old, timeKey(dueAt(m)))
 }
 
 // Message returns a message by id, or ErrNotFound.
@@ -286,22 +286,22 @@ func (t *Tx) index(m *Message, old State) error {
 		if err := t.b(bucketStates).Delete(key([]byte(old), conn, u64(m.Seq))); err != nil {
 			return err
 		}
-		if err := t.addCount(conn, old, -1); err != nil {
-			return err
-		}
+		t.addCount(conn, old, -1)
 	}
 	if err := t.b(bucketStates).Put(key([]byte(m.State), conn, u64(m.Seq)), nil); err != nil {
 		return err
 	}
-	return t.addCount(conn, m.State, 1)
+	t.addCount(conn, m.State, 1)
+	return nil
 }
 
-func (t *Tx) addCount(conn []byte, st State, delta int64) error {
+// addCount changes a count by delta, in the transaction's pending
+// changes (flushCounts writes them).
+func (t *Tx) addCount(conn []byte, st State, delta int64) {
 	if t.counts == nil {
 		t.counts = make(map[countKey]int64)
 	}
 	t.counts[countKey{string(conn), st}] += delta
-	return nil
 }
 
 // flushCounts writes the count changes of the transaction; a count never
@@ -390,14 +390,13 @@ func dueAt(m *Message) time.Time {
 // right before the lane's messages.
 func (t *Tx) setLaneDue(conn, lane string, due []byte) error {
 	typ, id := splitLane(lane)
-	return t.moveLaneDue(conn, lane, t.b(bucketRecords).Get(laneKey(id, typ, conn)), due)
+	lk := laneKey(id, typ, conn)
+	return t.moveLaneDue(conn, lane, lk, t.b(bucketRecords).Get(lk), due)
 }
 
-// moveLaneDue is setLaneDue for a lane whose current due time (a timeKey,
-// nil for none) the caller has read.
-func (t *Tx) moveLaneDue(conn, lane string, old, due []byte) error {
-	typ, id := splitLane(lane)
-	lk := laneKey(id, typ, conn)
+// moveLaneDue is setLaneDue for a lane whose key (laneKey) the caller has
+// and whose current due time (a timeKey, nil for none) it has read.
+func (t *Tx) moveLaneDue(conn, lane string, lk, old, due []byte) error {
 	records := t.b(bucketRecords)
 	if bytes.Equal(old, due) {
 		return nil
