@@ -305,7 +305,6 @@ func (b *Backend) Close() error {
 	return nil
 }
 
-// live returns store.ErrClosed after Close.
 // Ready is nil while the connection to the servers is up; while it is
 // being re-established (every server of the last one gone), writes
 // would wait and fail, so a load balancer should send elsewhere.
@@ -319,6 +318,7 @@ func (b *Backend) Ready() error {
 	return nil
 }
 
+// live returns store.ErrClosed after Close.
 func (b *Backend) live() error {
 	if b.closed.Load() {
 		return store.ErrClosed
