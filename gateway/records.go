@@ -36,7 +36,7 @@ type result struct {
 // the answer to every accepted record (BENCHMARKS.md, "Stop 12"). With
 // ?pretty it leaves the answer to Echo, which indents it.
 func writeResult(c echo.Context, status int, r *result) error {
-	if strings.Contains(c.Request().URL.RawQuery, "pretty") {
+	if strings.Contains(c.Request().URL.RawQuery, "pretty") { // Echo indents it for a real ?pretty
 		return c.JSON(status, r)
 	}
 	b := make([]byte, 0, 96+len(r.Type)+len(r.ID)+20*len(r.Messages))

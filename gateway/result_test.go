@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -22,7 +23,7 @@ func TestWriteResultMatchesEncodingJSON(t *testing.T) {
 	}
 	e := echo.New()
 	for _, r := range results {
-		for _, query := range []string{"", "?pretty"} {
+		for _, query := range []string{"", "?pretty", "?source=prettyapp"} {
 			req := httptest.NewRequest(http.MethodPost, "/api/records/"+r.Type+query, nil)
 			rec := httptest.NewRecorder()
 			if err := writeResult(e.NewContext(req, rec), http.StatusAccepted, r); err != nil {
@@ -44,6 +45,9 @@ func TestWriteResultMatchesEncodingJSON(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, expected) {
 				t.Errorf("%q%s: answer %s, encoding/json %s", r.ID, query, rec.Body, want)
+			}
+			if indented := bytes.Contains(rec.Body.Bytes(), []byte("\n  ")); indented != (query == "?pretty") {
+				t.Errorf("%q%s: indented %v: %s", r.ID, query, indented, rec.Body)
 			}
 		}
 	}
