@@ -3,16 +3,14 @@ package gateway
 import (
 	"strings"
 	"testing"
-	"time"
-
-	natsserver "github.com/nats-io/nats-server/v2/server"
 
 	"github.com/liaisonhq/liaison/gateway/connector"
+	"github.com/liaisonhq/liaison/gateway/internal/natstest"
 )
 
 // forEachBackend runs an end-to-end test once per store backend: bbolt,
-// then JetStream on an in-process NATS server (nats-server v2.12, as
-// jetstream needs; Debian's is older). startLive, called inside, sees
+// then JetStream on a NATS server of its own (nats-server v2.12, as
+// jetstream needs; Debian's is older; see startJetStream). startLive, called inside, sees
 // which from the subtest's name and configures the gateway for it.
 func forEachBackend(t *testing.T, test func(t *testing.T)) {
 	t.Run("bbolt", test)
@@ -36,21 +34,8 @@ func withBackend(t *testing.T, cfg Config) Config {
 	return cfg
 }
 
-// startJetStream runs a NATS server with JetStream in the test process,
-// on 127.0.0.1, until the test ends, and returns its URL.
-func startJetStream(t *testing.T) string { return startJetStreamServer(t).ClientURL() }
-
-// startJetStreamServer is startJetStream, returning the server.
-func startJetStreamServer(t *testing.T) *natsserver.Server {
-	t.Helper()
-	s, err := natsserver.NewServer(&natsserver.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		t.Fatal("nats-server did not start")
-	}
-	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-	return s
-}
+// startJetStream runs a NATS server with JetStream on 127.0.0.1, in a
+// process of its own (natstest.StartServer: nats-server's own data races,
+// when a gateway creates consumers of one stream at once, would otherwise
+// fail the race-checked test), until the test ends, and returns its URL.
+func startJetStream(t *testing.T) string { return natstest.StartServer(t).URL(0) }

@@ -19,8 +19,7 @@ import (
 // takes over once the first stops.
 func TestGatewaysShareConnectorsAndPolls(t *testing.T) {
 	ehr := fhirserver.Start(t)
-	// The server in a process of its own: see natstest.StartServer.
-	cfg := Config{Store: connector.Store{URL: natstest.StartServer(t).URL(0)}, SecretKey: testSecretKey}
+	cfg := Config{Store: connector.Store{URL: startJetStream(t)}, SecretKey: testSecretKey}
 	a, b := startLive(t, cfg), startLive(t, cfg)
 
 	var c map[string]any
@@ -79,8 +78,8 @@ func TestGatewaysShareConnectorsAndPolls(t *testing.T) {
 // OperationOutcome "transient" and Retry-After: the client sends it again
 // later; nothing is half-accepted.
 func TestStoreUnavailable503(t *testing.T) {
-	srv := startJetStreamServer(t)
-	lv := startLive(t, Config{Store: connector.Store{URL: srv.ClientURL()}, SecretKey: testSecretKey})
+	srv := natstest.StartServer(t)
+	lv := startLive(t, Config{Store: connector.Store{URL: srv.URL(0)}, SecretKey: testSecretKey})
 	ready := func() int {
 		res, err := http.Get(lv.url + "/readyz")
 		if err != nil {
@@ -92,8 +91,7 @@ func TestStoreUnavailable503(t *testing.T) {
 	if code := ready(); code != http.StatusOK {
 		t.Fatalf("readyz with the store up: %d", code)
 	}
-	srv.Shutdown()
-	srv.WaitForShutdown()
+	srv.Stop(0)
 	lv.waitFor("readyz 503 with the store down", func() bool { return ready() == http.StatusServiceUnavailable })
 	req, _ := http.NewRequest("POST", lv.url+"/api/records/Patient", strings.NewReader(`{"mrn":"M1","firstName":"A","lastName":"B","dob":"1980-01-02","sex":"F"}`))
 	req.Header.Set("Authorization", "Bearer "+testToken)

@@ -18,16 +18,8 @@ import (
 // TestMain fails the package's tests when any goroutine outlives them: a
 // gateway, its outbox workers, its store or a connection left behind.
 func TestMain(m *testing.M) {
-	natstest.RunNode() // a node of TestScaleOutJetStream's cluster, when started as one
-	goleak.VerifyTestMain(m,
-		// An in-process nats-server (forEachBackend's JetStream) ends
-		// these after Shutdown and WaitForShutdown have returned: its
-		// clock goroutine when the last server unregisters, a stream's
-		// file store flushers when the store closes.
-		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server/ats.Register.func1"),
-		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*fileStore).flushStreamStateLoop"),
-		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*msgBlock).flushLoop"),
-	)
+	natstest.RunNode() // a NATS server (startJetStream) or cluster node, when started as one
+	goleak.VerifyTestMain(m)
 }
 
 // startEHR starts a FHIR server for a test. Start it before the gateway:

@@ -1,9 +1,11 @@
 // Package natstest runs NATS JetStream servers for tests, on 127.0.0.1:
 // clusters of nats-server nodes (github.com/nats-io/nats-server/v2, the
 // version go.mod names), or one server (StartServer), each in a process
-// of its own so that a test can SIGKILL one mid-stream. A node process is the test binary itself: the test
-// package's TestMain calls RunNode first, which serves as a node and exits
-// when the process was started as one.
+// of its own so that a test can SIGKILL one mid-stream, and so that the
+// server's own data races do not fail a race-checked test. A node process
+// is the test binary itself: the test package's TestMain calls RunNode
+// first, which serves as a node and exits when the process was started
+// as one.
 //
 //	func TestMain(m *testing.M) {
 //		natstest.RunNode()
@@ -117,11 +119,11 @@ func StartCluster(t testing.TB, n int) *Cluster {
 }
 
 // StartServer starts one JetStream server, not clustered, in a process of
-// its own, and waits until it takes streams. For tests whose gateways
-// share a store: nats-server v2.12.0 has data races of its own when
-// consumers of one stream are created at the same time (stream.go
-// setConsumer against partitionUnique), which the race detector reports
-// against a test whose server runs in its process.
+// its own, and waits until it takes streams. nats-server v2.12.0 has data
+// races of its own when consumers of one stream are created at the same
+// time (stream.go setConsumer against partitionUnique), as a gateway's
+// partitions do; the race detector reports them against a test whose
+// server runs in its process.
 func StartServer(t testing.TB) *Cluster {
 	t.Helper()
 	c := &Cluster{t: t, procs: make([]*proctest.Proc, 1)}
