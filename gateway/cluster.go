@@ -49,6 +49,8 @@ func (g *Gateway) followConnectors(ctx context.Context) {
 // holds: new and changed ones prepared, paused and disabled ones stopped,
 // resumed ones started, deleted ones released.
 func (g *Gateway) reconcileConnectors(ctx context.Context) error {
+	g.lifecycle.Lock()
+	defer g.lifecycle.Unlock()
 	stored, err := g.store.Connectors(ctx)
 	if err != nil {
 		return err

@@ -244,6 +244,8 @@ func (g *Gateway) declareConnectors(cfgs []connector.Config) error {
 // saveConnector registers (id "") or updates a connector and (re)starts
 // its deliveries.
 func (g *Gateway) saveConnector(ctx context.Context, id string, cfg connector.Config) (*store.Connector, error) {
+	g.lifecycle.Lock()
+	defer g.lifecycle.Unlock()
 	if id == "" {
 		id = newID()
 	}
@@ -448,6 +450,8 @@ func (g *Gateway) updateConnector(c echo.Context) error {
 
 func (g *Gateway) deleteConnector(c echo.Context) error {
 	id := c.Param("id")
+	g.lifecycle.Lock()
+	defer g.lifecycle.Unlock()
 	g.stopConnector(id)
 	g.setups.stop(id)
 	if err := g.store.DeleteConnector(c.Request().Context(), id); err != nil {
@@ -467,6 +471,8 @@ func (g *Gateway) deleteConnector(c echo.Context) error {
 func (g *Gateway) setPaused(paused bool) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		id := c.Param("id")
+		g.lifecycle.Lock()
+		defer g.lifecycle.Unlock()
 		_, err := g.store.UpdateConnector(c.Request().Context(), id, false, func(sc *store.Connector) error {
 			sc.Paused = paused
 			if !paused && sc.Disabled {

@@ -51,6 +51,14 @@ type Gateway struct {
 	mu         sync.RWMutex
 	connectors map[string]*liveConnector // by id
 
+	// lifecycle orders the changes of which connectors run here — a
+	// registration, an update, a pause or resume, a deletion, and
+	// following other gateways' changes — so that a connector's delivery,
+	// polling and consuming start and stop together. Without it a resume
+	// answered here could start them while following the earlier pause
+	// stopped them halfway: delivering, but no longer polling.
+	lifecycle sync.Mutex
+
 	pollers   pollers
 	setups    tasks // background retries of registration set-ups
 	consumers tasks // queue consumers
