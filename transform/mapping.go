@@ -76,9 +76,7 @@ func (m *Mapping) eval(r *run) (any, error) {
 		var err error
 		if e, ok := l.value.(*exprNode); ok {
 			// A variable keeps what its expression returns (a time stays a time).
-			if v, err = r.vm.Run(e.prog, r.env); err != nil {
-				err = r.fail(e, err)
-			}
+			v, err = e.run(r)
 		} else {
 			v, err = l.value.eval(r, "")
 		}

@@ -43,9 +43,9 @@ func (r *run) fail(n *exprNode, err error) error {
 }
 
 func (r *run) truth(n *exprNode) (bool, error) {
-	v, err := r.vm.Run(n.prog, r.env)
+	v, err := n.run(r)
 	if err != nil {
-		return false, r.fail(n, err)
+		return false, err
 	}
 	switch v := v.(type) {
 	case bool:
