@@ -95,7 +95,7 @@ func (g *Gateway) inboundChanges(in inbound) ([]*store.Change, error) {
 			return nil, &statusError{status: http.StatusUnprocessableEntity, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueRequired,
 				Diagnostics: fmt.Sprintf("the %s record mapped from connector %s has no usable id in %q", it.typ, lc.cfg.Name, key), Expression: []string{key}}}
 		}
-		canonical, err := json.Marshal(rec)
+		canonical, err := canonicalJSON(rec)
 		if err != nil {
 			return nil, err
 		}

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -72,10 +71,8 @@ func (g *Gateway) recordKey(typ string) string {
 
 // decodeRecord reads an HMS record: a JSON object, numbers kept as written.
 func decodeRecord(data []byte) (map[string]any, error) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var rec map[string]any
-	if err := d.Decode(&rec); err != nil || rec == nil {
+	rec, ok := parseRecord(data)
+	if !ok {
 		return nil, &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueStructure, Diagnostics: "a record is a JSON object"}}
 	}
 	return rec, nil
@@ -142,7 +139,7 @@ func (g *Gateway) prepareChange(ch *store.Change, rec map[string]any) error {
 func (g *Gateway) mapFor(lc *liveConnector, typ string, rec map[string]any) ([]byte, string, error) {
 	m := lc.outbound[typ]
 	if m == nil {
-		body, err := json.Marshal(rec)
+		body, err := canonicalJSON(rec)
 		return body, echo.MIMEApplicationJSON, err
 	}
 	defer g.metrics.mapped(m.Name, time.Now())
@@ -272,7 +269,7 @@ func (g *Gateway) putRecord(c echo.Context) error {
 		return &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueRequired,
 			Diagnostics: fmt.Sprintf("a %s record needs its id in %q: text of 1 to 128 characters, without / or control characters", typ, key), Expression: []string{key}}}
 	}
-	canonical, err := json.Marshal(rec)
+	canonical, err := canonicalJSON(rec)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// canonicalSeeds are records whose canonical form must be Marshal's byte
+// for byte: escapes, invalid UTF-8, U+2028, numbers as written, nesting.
+var canonicalSeeds = []string{
+	`{}`,
+	`{"appointmentId":"A1","patientId":"P9","durationMin":15,"status":"booked"}`,
+	`{"b":1,"a":{"d":[1,2.50,-0,3e10,{"z":null,"y":true}],"c":false}}`,
+	`{"html":"<a href=\"x\">&amp;</a>","ctl":"\u0000\u0001\b\f\n\r\t\u001f\u007f","ls":"\u2028\u2029","uni":"ünïcødé 日本 🙂"}`,
+	"{\"bad\":\"\xff\xfe\",\"k\xffey\":1}",
+	`{"":"empty key","\"q\"":"quoted key","<k>":"html key"}`,
+	`{"n":[1E+2,1e-2,0.0001,123456789012345678901234567890]}`,
+}
+
+func TestCanonicalJSONIsMarshal(t *testing.T) {
+	for _, s := range canonicalSeeds {
+		compareCanonical(t, []byte(s))
+	}
+	// Values a decoded record never holds still come out as Marshal's.
+	for _, rec := range []map[string]any{{"f": 1.5, "i": 7}, {"n": json.Number("1x")}, {"m": map[string]any(nil)}} {
+		got, gotErr := canonicalJSON(rec)
+		want, wantErr := json.Marshal(rec)
+		if !bytes.Equal(got, want) || (gotErr == nil) != (wantErr == nil) {
+			t.Errorf("%#v: got %s, %v; Marshal %s, %v", rec, got, gotErr, want, wantErr)
+		}
+	}
+}
+
+func FuzzCanonicalJSON(f *testing.F) {
+	for _, s := range canonicalSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(compareCanonical)
+}
+
+// compareCanonical decodes data as a record is decoded and checks that
+// canonicalJSON writes what Marshal writes.
+func compareCanonical(t *testing.T, data []byte) {
+	rec, err := decodeRecord(data)
+	if err != nil {
+		return
+	}
+	got, err := canonicalJSON(rec)
+	if err != nil {
+		t.Fatalf("%q: %v", data, err)
+	}
+	want, err := json.Marshal(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%q:\ncanonical %s\nMarshal   %s", data, got, want)
+	}
+}
+
+// recordSeeds are bodies the record decoder must read as encoding/json
+// does, or refuse as it does.
+var recordSeeds = []string{
+	`{"appointmentId":"A1","patientId":"P9","datetime":"2024-06-15 09:30","durationMin":15,"status":"booked"}`,
+	` {"a": [1, -2.5e+3, 0, true, false, null, {"b": []}, {}]} trailing`,
+	`{"a":1,"a":2}`,
+	`{"s":"\u00e9\ud83d\ude00\ud800x\udc00\\\/\b\f\n\r\t\"","bad":"` + "\xff\xc3" + `"}`,
+	`{"n":01}`, `{"n":-}`, `{"n":1.}`, `{"n":1e}`, `{"n":.5}`, `[1]`, `null`, `"x"`, `{`, `{"a"}`, `{"a":1,}`, `{"a":tru}`,
+	"{\"c\":\"\x01\"}", `{"u":"\u12"}`, `{"u":"\uZZZZ"}`, `{"x":"\q"}`, "\ufeff{}", `{"a":[1,]}`, `{"a":[1 2]}`,
+}
+
+func FuzzDecodeRecord(f *testing.F) {
+	for _, s := range recordSeeds {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, gotErr := decodeRecord(data)
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		var want map[string]any
+		wantErr := d.Decode(&want)
+		if wantErr == nil && want == nil {
+			wantErr = errors.New("null")
+		}
+		if (gotErr == nil) != (wantErr == nil) {
+			t.Fatalf("%q: decodeRecord error %v, encoding/json error %v", data, gotErr, wantErr)
+		}
+		if gotErr == nil && !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q:\ndecodeRecord %#v\nencoding/json %#v", data, got, want)
+		}
+	})
+}
+
+// encoding/json's nesting limit, 10,000, holds for records too.
+func TestDecodeRecordDepth(t *testing.T) {
+	for _, n := range []int{maxRecordDepth - 1, maxRecordDepth, maxRecordDepth + 1} {
+		body := `{"a":` + strings.Repeat("[", n-1) + strings.Repeat("]", n-1) + `}`
+		_, err := decodeRecord([]byte(body))
+		var v any
+		wantErr := json.Unmarshal([]byte(body), &v)
+		if (err == nil) != (wantErr == nil) {
+			t.Errorf("depth %d: decodeRecord error %v, encoding/json error %v", n, err, wantErr)
+		}
+	}
+}
