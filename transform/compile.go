@@ -461,7 +461,7 @@ func (c *compiler) expr(n *yaml.Node, rule string) *exprNode {
 	}
 	e.prog = prog
 	e.reads = reads.chains
-	e.quickForm(env)
+	e.quick = quickForm(prog, env)
 	for _, call := range reads.applies {
 		c.calls = append(c.calls, subMapCall{name: call, at: e.pos})
 	}
@@ -615,49 +615,6 @@ func isPrefix(a, b []string) bool {
 
 // memberChain flattens input.a.b[0] to {"input","a","b[0]"}; nil when the
 // chain holds a computed part.
-// quickForm lets eval skip the VM for the two commonest kinds of
-// expression in a mapping: a text, number or boolean constant ('"final"'),
-// and a chain of names from a variable (input.vaccine.code, phone.number).
-func (e *exprNode) quickForm(env types.Map) {
-	root := e.prog.Node()
-	switch root.(type) {
-	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NilNode, *ast.ConstantNode:
-		v, err := expr.Run(e.prog, map[string]any{})
-		switch v.(type) {
-		case string, int, float64, bool, nil:
-			if err == nil {
-				e.constant, e.value = true, v
-			}
-		}
-		return
-	}
-	if path := namePath(root); path != nil {
-		if _, ok := env[path[0]]; ok && path[0] != "__run" {
-			e.path = path
-		}
-	}
-}
-
-// namePath is the names of a chain of members written with names
-// (a.b.c, a["b"]), or nil for any other expression.
-func namePath(n ast.Node) []string {
-	switch x := n.(type) {
-	case *ast.IdentifierNode:
-		return []string{x.Value}
-	case *ast.ChainNode:
-		return namePath(x.Node)
-	case *ast.MemberNode:
-		p, ok := x.Property.(*ast.StringNode)
-		if !ok || x.Method {
-			return nil
-		}
-		if base := namePath(x.Node); base != nil {
-			return append(base, p.Value)
-		}
-	}
-	return nil
-}
-
 func memberChain(n ast.Node) []string {
 	switch x := n.(type) {
 	case *ast.IdentifierNode:

@@ -30,11 +30,7 @@ type exprNode struct {
 	prog  *vm.Program
 	reads [][]string // the variable chains it reads: {"input","phones"}, {"phone","number"}
 
-	// Set by quickForm for expressions eval answers without the VM: a
-	// constant's value, or the names of a chain from a variable.
-	constant bool
-	value    any
-	path     []string
+	quick quickExpr // the expression in a form evaluated without the VM, or nil
 }
 
 func (n *exprNode) eval(r *run, out string) (any, error) {
@@ -51,39 +47,16 @@ func (n *exprNode) eval(r *run, out string) (any, error) {
 
 // run evaluates the expression as it is: the VM's result, unnormalised.
 func (n *exprNode) run(r *run) (any, error) {
-	if v, ok := n.quick(r); ok {
-		return v, nil
+	if n.quick != nil {
+		if v, ok := n.quick.eval(r.env); ok {
+			return v, nil
+		}
 	}
 	v, err := r.vm.Run(n.prog, r.env)
 	if err != nil {
 		return nil, r.fail(n, err)
 	}
 	return v, nil
-}
-
-// quick is the value of a constant or of a chain of names through
-// objects, as the VM would give it (a missing member is nil); false for
-// any other expression, or a chain that meets something other than an
-// object, where the VM says what is wrong.
-func (n *exprNode) quick(r *run) (any, bool) {
-	if n.constant {
-		return n.value, true
-	}
-	if n.path == nil {
-		return nil, false
-	}
-	v := r.env[n.path[0]]
-	for _, name := range n.path[1:] {
-		switch obj := v.(type) {
-		case map[string]any:
-			v = obj[name]
-		case nil:
-			return nil, true
-		default:
-			return nil, false
-		}
-	}
-	return v, true
 }
 
 // constNode is a literal YAML value: a number, a boolean, null.

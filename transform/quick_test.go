@@ -6,10 +6,11 @@ import (
 	"testing"
 )
 
-// Constants and chains of names are answered without the VM (quick); the
-// answer must be the VM's: the same value, nil for a missing member or a
-// nil on the way, and for a chain through anything but an object the
-// VM's own error.
+// Constants, chains of names, texts joined and tests for nil are answered
+// without the VM (quick); the answer must be the VM's: the same value, nil
+// for a missing member or a nil on the way, and where the quick form
+// declines (a chain through a list, text joined to a number) the VM's own
+// error.
 func TestQuickEvaluationMatchesVM(t *testing.T) {
 	m, err := compileText(t, `name: m
 input: json
@@ -23,6 +24,11 @@ rules:
   deep: input.a.b.c
   quoted: input["odd key"]
   call: upper(input.s)
+  joined: '"Patient/" + input.s'
+  joined3: 'input.s + "-" + input.a.b'
+  present: input.a != nil
+  absent: nil == input.a.b
+  compared: input.a == 1
   items:
     each: input.list
     as: item
@@ -32,9 +38,10 @@ rules:
 		t.Fatal(err)
 	}
 	quick := map[string]bool{}
-	walkExprs(m.root, func(e *exprNode) { quick[e.src] = e.constant || e.path != nil })
+	walkExprs(m.root, func(e *exprNode) { quick[e.src] = e.quick != nil })
 	for src, want := range map[string]bool{`"final"`: true, `"Patient/" + "x"`: true, "2 * 21": true, "input.a": true, "input.a.b": true,
-		`input["odd key"]`: true, "item.code": true, "upper(input.s)": false} {
+		`input["odd key"]`: true, "item.code": true, "upper(input.s)": false, `"Patient/" + input.s`: true, `input.s + "-" + input.a.b`: true,
+		"input.a != nil": true, "nil == input.a.b": true, "input.a == 1": false} {
 		if quick[src] != want {
 			t.Errorf("%s: answered without the VM = %v, want %v", src, quick[src], want)
 		}
@@ -44,6 +51,10 @@ rules:
 		`{}`,
 		`{"a": null}`,
 		`{"a": {"b": {"c": 1.5}}, "odd key": "x", "s": "up"}`,
+		`{"a": {"b": "B"}, "s": "S"}`,
+		`{"a": {"b": 5}, "s": "S"}`,
+		`{"a": 1, "s": 2}`,
+		`{"a": {"b": null}, "s": null}`,
 		`{"a": {"b": "text"}}`,
 		`{"a": {"b": [1, 2]}}`,
 		`{"a": "text"}`,
@@ -70,7 +81,7 @@ rules:
 		})
 		out, err := m.Map(input)
 		saved := map[*exprNode]exprNode{}
-		walkExprs(m.root, func(e *exprNode) { saved[e] = *e; e.constant, e.path = false, nil })
+		walkExprs(m.root, func(e *exprNode) { saved[e] = *e; e.quick = nil })
 		vmOut, vmErr := m.Map(input)
 		for e, s := range saved {
 			*e = s
