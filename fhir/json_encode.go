@@ -276,28 +276,39 @@ func (e *jsonEncoder) str(s string) {
 // AppendJSONString appends s to b as a JSON string, escaped as the
 // encoders of this package escape strings: only what JSON requires, and
 // U+2028 and U+2029; invalid UTF-8 becomes U+FFFD.
-func AppendJSONString(b []byte, s string) []byte { return appendJSONString(b, s) }
+func AppendJSONString(b []byte, s string) []byte { return appendString(b, s, false) }
 
-func appendJSONString(b []byte, s string) []byte {
+// AppendMarshalString appends s to b as encoding/json's Marshal writes a
+// string: as AppendJSONString, and besides <, > and & as \u003c, \u003e
+// and \u0026, backspace and form feed as \b and \f.
+func AppendMarshalString(b []byte, s string) []byte { return appendString(b, s, true) }
+
+func appendJSONString(b []byte, s string) []byte { return appendString(b, s, false) }
+
+func appendString(b []byte, s string, marshal bool) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if c >= 0x20 && c != '"' && c != '\\' && (!marshal || c != '<' && c != '>' && c != '&') {
 				i++
 				continue
 			}
 			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
+			switch {
+			case c == '"' || c == '\\':
 				b = append(b, '\\', c)
-			case '\n':
+			case c == '\n':
 				b = append(b, '\\', 'n')
-			case '\r':
+			case c == '\r':
 				b = append(b, '\\', 'r')
-			case '\t':
+			case c == '\t':
 				b = append(b, '\\', 't')
+			case marshal && c == '\b':
+				b = append(b, '\\', 'b')
+			case marshal && c == '\f':
+				b = append(b, '\\', 'f')
 			default:
 				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
 			}

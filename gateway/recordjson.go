@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/liaisonhq/liaison/fhir"
 )
 
 // A record's JSON: decodeRecord reads it, canonicalJSON writes its
@@ -334,7 +336,7 @@ func appendCanonical(b []byte, v any) ([]byte, bool) {
 	case bool:
 		return strconv.AppendBool(b, x), true
 	case string:
-		return appendMarshalString(b, x), true
+		return fhir.AppendMarshalString(b, x), true
 	case json.Number:
 		if x == "" || !validNumber(string(x)) {
 			return b, false
@@ -366,7 +368,7 @@ func appendCanonical(b []byte, v any) ([]byte, bool) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendMarshalString(b, k)
+			b = fhir.AppendMarshalString(b, k)
 			b = append(b, ':')
 			var ok bool
 			if b, ok = appendCanonical(b, x[k]); !ok {
@@ -376,61 +378,6 @@ func appendCanonical(b []byte, v any) ([]byte, bool) {
 		return append(b, '}'), true
 	}
 	return b, false
-}
-
-// appendMarshalString appends s as a JSON string escaped the way Marshal
-// escapes it: control characters, quote, backslash, <, > and &, U+2028
-// and U+2029; invalid UTF-8 becomes U+FFFD.
-func appendMarshalString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		if c := s[i]; c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // validNumber reports whether s is a JSON number, as Marshal checks a
