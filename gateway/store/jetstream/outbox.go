@@ -67,38 +67,48 @@ func (o *Outbox) Config() Config { return o.cfg }
 // message). Dead letters keep until replayed.
 func (o *Outbox) Ensure(ctx context.Context) error {
 	c := o.cfg
-	_, err := o.js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
-		Name:        c.Stream,
-		Description: "Liaison outbox: <subject>.<connector>.<partition>",
-		Subjects:    []string{c.Subject + ".>"},
-		Retention:   natsjs.WorkQueuePolicy,
-		Storage:     natsjs.FileStorage,
-		Discard:     natsjs.DiscardNew,
-		Replicas:    c.Replicas,
-		Duplicates:  c.Duplicates,
+	err := untilAnswered(ctx, func(ctx context.Context) error {
+		_, err := o.js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
+			Name:        c.Stream,
+			Description: "Liaison outbox: <subject>.<connector>.<partition>",
+			Subjects:    []string{c.Subject + ".>"},
+			Retention:   natsjs.WorkQueuePolicy,
+			Storage:     natsjs.FileStorage,
+			Discard:     natsjs.DiscardNew,
+			Replicas:    c.Replicas,
+			Duplicates:  c.Duplicates,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream outbox: stream %s: %w", c.Stream, err)
 	}
-	_, err = o.js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
-		Name:        c.DeadStream,
-		Description: "Liaison dead letters: <dead subject>.<connector>",
-		Subjects:    []string{c.DeadSubject + ".>"},
-		Retention:   natsjs.LimitsPolicy,
-		Storage:     natsjs.FileStorage,
-		Discard:     natsjs.DiscardNew,
-		Replicas:    c.Replicas,
-		Duplicates:  c.Duplicates,
+	err = untilAnswered(ctx, func(ctx context.Context) error {
+		_, err := o.js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
+			Name:        c.DeadStream,
+			Description: "Liaison dead letters: <dead subject>.<connector>",
+			Subjects:    []string{c.DeadSubject + ".>"},
+			Retention:   natsjs.LimitsPolicy,
+			Storage:     natsjs.FileStorage,
+			Discard:     natsjs.DiscardNew,
+			Replicas:    c.Replicas,
+			Duplicates:  c.Duplicates,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream outbox: stream %s: %w", c.DeadStream, err)
 	}
-	kv, err := o.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
-		Bucket:      c.Control,
-		Description: "Liaison control: paused.<connector>, config.partitions",
-		History:     1,
-		Storage:     natsjs.FileStorage,
-		Replicas:    c.Replicas,
+	var kv natsjs.KeyValue
+	err = untilAnswered(ctx, func(ctx context.Context) (err error) {
+		kv, err = o.js.CreateOrUpdateKeyValue(ctx, natsjs.KeyValueConfig{
+			Bucket:      c.Control,
+			Description: "Liaison control: paused.<connector>, config.partitions",
+			History:     1,
+			Storage:     natsjs.FileStorage,
+			Replicas:    c.Replicas,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream outbox: bucket %s: %w", c.Control, err)
@@ -119,6 +129,34 @@ func (o *Outbox) Ensure(ctx context.Context) error {
 		return fmt.Errorf("jetstream outbox: record %s: %w", keyPartitions, err)
 	}
 	return nil
+}
+
+// ensureAttempt bounds one attempt of a JetStream API call at start: a
+// cluster still electing its leaders can leave a request unanswered, and
+// asking again then answers sooner than waiting out the caller's context.
+const ensureAttempt = 5 * time.Second
+
+// untilAnswered calls call, each time with at most ensureAttempt, again
+// after a short pause while its error may pass by itself (no answer, no
+// responders, 503), until it succeeds, fails otherwise, or ctx ends.
+func untilAnswered(ctx context.Context, call func(context.Context) error) error {
+	pause := minRepublish
+	for {
+		actx, cancel := context.WithTimeout(ctx, ensureAttempt)
+		err := call(actx)
+		cancel()
+		if err == nil || !transient(err) || ctx.Err() != nil {
+			return err
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
+		}
+		pause = min(2*pause, maxRepublish)
+	}
 }
 
 // Counts is what the engine holds of one connector.

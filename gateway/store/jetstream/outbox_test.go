@@ -665,3 +665,56 @@ func TestPartition(t *testing.T) {
 		}
 	}
 }
+
+// A publish error that passes by itself is published again; any other
+// fails the publish. A message published again while the stream still
+// stores its first publish (409, 10158, seen after a node was killed)
+// passes by itself.
+func TestTransientPublishErrors(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{natsjs.ErrAsyncPublishTimeout, true},
+		{nats.ErrNoResponders, true},
+		{fmt.Errorf("wrapped: %w", context.DeadlineExceeded), true},
+		{&natsjs.APIError{Code: 503, ErrorCode: 10008, Description: "JetStream system temporarily unavailable"}, true},
+		{&natsjs.APIError{Code: 409, ErrorCode: 10158, Description: "duplicate message id is in process"}, true},
+		{&natsjs.APIError{Code: 400, ErrorCode: 10060, Description: "expected stream does not match"}, false},
+		{&natsjs.APIError{Code: 413, ErrorCode: 10054, Description: "message size exceeds maximum allowed"}, false},
+		{errors.New("nats: invalid subject"), false},
+	} {
+		if got := transient(c.err); got != c.want {
+			t.Errorf("transient(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// A JetStream API call at start is made again while it fails in a way
+// that passes by itself, each attempt bounded, and not after any other
+// failure or once the caller's context ends.
+func TestUntilAnswered(t *testing.T) {
+	calls := 0
+	err := untilAnswered(context.Background(), func(ctx context.Context) error {
+		if _, ok := ctx.Deadline(); !ok {
+			t.Error("an attempt without a deadline")
+		}
+		if calls++; calls < 3 {
+			return nats.ErrNoResponders
+		}
+		return nil
+	})
+	if err != nil || calls != 3 {
+		t.Errorf("two transient failures then success: %v after %d calls, want nil after 3", err, calls)
+	}
+	calls = 0
+	bad := &natsjs.APIError{Code: 400, ErrorCode: 10058, Description: "stream name already in use with a different configuration"}
+	if err := untilAnswered(context.Background(), func(context.Context) error { calls++; return bad }); !errors.Is(err, bad) || calls != 1 {
+		t.Errorf("a lasting failure: %v after %d calls, want it after 1", err, calls)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if err := untilAnswered(ctx, func(context.Context) error { return nats.ErrNoResponders }); !errors.Is(err, nats.ErrNoResponders) {
+		t.Errorf("the caller's context ended: %v, want the last failure", err)
+	}
+}

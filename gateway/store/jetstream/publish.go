@@ -150,10 +150,18 @@ func transient(err error) bool {
 	var apiErr *natsjs.APIError
 	if errors.As(err, &apiErr) {
 		// 503: JetStream not available, e.g. no quorum for the moment.
-		return apiErr.Code == 503 || apiErr.ErrorCode == natsjs.JSErrCodeJetStreamNotEnabled
+		return apiErr.Code == 503 || apiErr.ErrorCode == natsjs.JSErrCodeJetStreamNotEnabled ||
+			apiErr.ErrorCode == errCodeDuplicateInProcess
 	}
 	return false
 }
+
+// errCodeDuplicateInProcess is the stream's 409 for a publish whose
+// Nats-Msg-Id an earlier publish, not yet stored, carries: a message
+// published again after its answer was lost in a leader change. Once
+// that publish is stored, publishing again gets its acknowledgement (a
+// duplicate); if it fails, the message is stored then.
+const errCodeDuplicateInProcess natsjs.ErrorCode = 10158
 
 // copyMsg copies m's subject, header and data into a new message, since a
 // publish sets fields of the message it is given.
