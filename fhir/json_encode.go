@@ -285,13 +285,27 @@ func AppendMarshalString(b []byte, s string) []byte { return appendString(b, s, 
 
 func appendJSONString(b []byte, s string) []byte { return appendString(b, s, false) }
 
+// jsonSafe and marshalSafe tell which ASCII characters appendString
+// writes as they are, in each of its two modes.
+var jsonSafe, marshalSafe = func() (j, m [utf8.RuneSelf]bool) {
+	for c := byte(0x20); c < utf8.RuneSelf; c++ {
+		j[c] = c != '"' && c != '\\'
+		m[c] = j[c] && c != '<' && c != '>' && c != '&'
+	}
+	return j, m
+}()
+
 func appendString(b []byte, s string, marshal bool) []byte {
+	safe := &jsonSafe
+	if marshal {
+		safe = &marshalSafe
+	}
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' && (!marshal || c != '<' && c != '>' && c != '&') {
+			if safe[c] {
 				i++
 				continue
 			}
