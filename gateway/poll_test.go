@@ -97,13 +97,16 @@ func testPollFHIR(t *testing.T) {
 			t.Logf("logs: %s", lv.logs.String()[max(0, len(lv.logs.String())-3000):])
 		}
 	}()
+	// The pull's progress is written after each page is accepted, and its
+	// records may be delivered before that: wait for both.
+	var ehrStatus map[string]any
 	lv.waitFor("the first pull and its deliveries", func() bool {
 		var s map[string]any
 		lv.call("GET", "/api/external-connectors/"+schedID, nil, &s)
-		return s["delivered"] == float64(250)
+		lv.call("GET", "/api/external-connectors/"+ehrID, nil, &ehrStatus)
+		pull, _ := ehrStatus["pull"].(map[string]any)
+		return s["delivered"] == float64(250) && pull["state"] != "running"
 	})
-	var ehrStatus map[string]any
-	lv.call("GET", "/api/external-connectors/"+ehrID, nil, &ehrStatus)
 	pull, _ := ehrStatus["pull"].(map[string]any)
 	if pull["state"] != "done" || pull["pages"] != float64(3) || pull["resources"] != float64(250) {
 		t.Errorf("pull progress = %v", pull)
