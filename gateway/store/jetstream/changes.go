@@ -83,11 +83,7 @@ func NewChanges(nc *nats.Conn, cfg Config, log *slog.Logger) (*Changes, error) {
 // a record once they are relayed. File storage, discard-new (a full
 // stream refuses a change, never drops one), no direct gets (see Apply).
 func (c *Changes) Ensure(ctx context.Context) error {
-	var s natsjs.Stream
-	err := untilAnswered(ctx, func(ctx context.Context) (err error) {
-		s, err = c.js.CreateOrUpdateStream(ctx, c.streamConfig())
-		return err
-	})
+	s, err := ensureStream(ctx, c.js, c.streamConfig())
 	if err != nil {
 		return fmt.Errorf("jetstream changes: stream %s: %w", c.cfg.ChangesStream, err)
 	}

@@ -67,34 +67,28 @@ func (o *Outbox) Config() Config { return o.cfg }
 // message). Dead letters keep until replayed.
 func (o *Outbox) Ensure(ctx context.Context) error {
 	c := o.cfg
-	err := untilAnswered(ctx, func(ctx context.Context) error {
-		_, err := o.js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
-			Name:        c.Stream,
-			Description: "Liaison outbox: <subject>.<connector>.<partition>",
-			Subjects:    []string{c.Subject + ".>"},
-			Retention:   natsjs.WorkQueuePolicy,
-			Storage:     natsjs.FileStorage,
-			Discard:     natsjs.DiscardNew,
-			Replicas:    c.Replicas,
-			Duplicates:  c.Duplicates,
-		})
-		return err
+	_, err := ensureStream(ctx, o.js, natsjs.StreamConfig{
+		Name:        c.Stream,
+		Description: "Liaison outbox: <subject>.<connector>.<partition>",
+		Subjects:    []string{c.Subject + ".>"},
+		Retention:   natsjs.WorkQueuePolicy,
+		Storage:     natsjs.FileStorage,
+		Discard:     natsjs.DiscardNew,
+		Replicas:    c.Replicas,
+		Duplicates:  c.Duplicates,
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream outbox: stream %s: %w", c.Stream, err)
 	}
-	err = untilAnswered(ctx, func(ctx context.Context) error {
-		_, err := o.js.CreateOrUpdateStream(ctx, natsjs.StreamConfig{
-			Name:        c.DeadStream,
-			Description: "Liaison dead letters: <dead subject>.<connector>",
-			Subjects:    []string{c.DeadSubject + ".>"},
-			Retention:   natsjs.LimitsPolicy,
-			Storage:     natsjs.FileStorage,
-			Discard:     natsjs.DiscardNew,
-			Replicas:    c.Replicas,
-			Duplicates:  c.Duplicates,
-		})
-		return err
+	_, err = ensureStream(ctx, o.js, natsjs.StreamConfig{
+		Name:        c.DeadStream,
+		Description: "Liaison dead letters: <dead subject>.<connector>",
+		Subjects:    []string{c.DeadSubject + ".>"},
+		Retention:   natsjs.LimitsPolicy,
+		Storage:     natsjs.FileStorage,
+		Discard:     natsjs.DiscardNew,
+		Replicas:    c.Replicas,
+		Duplicates:  c.Duplicates,
 	})
 	if err != nil {
 		return fmt.Errorf("jetstream outbox: stream %s: %w", c.DeadStream, err)
@@ -129,6 +123,16 @@ func (o *Outbox) Ensure(ctx context.Context) error {
 		return fmt.Errorf("jetstream outbox: record %s: %w", keyPartitions, err)
 	}
 	return nil
+}
+
+// ensureStream creates a stream or updates it to cfg, asking again while
+// the cluster does not answer (untilAnswered).
+func ensureStream(ctx context.Context, js natsjs.JetStream, cfg natsjs.StreamConfig) (s natsjs.Stream, err error) {
+	err = untilAnswered(ctx, func(ctx context.Context) error {
+		s, err = js.CreateOrUpdateStream(ctx, cfg)
+		return err
+	})
+	return s, err
 }
 
 // ensureAttempt bounds one attempt of a JetStream API call at start: a
