@@ -255,6 +255,10 @@ func appendFloat(b []byte, f float64) []byte {
 	return strconv.AppendFloat(b, f, 'f', -1, 64)
 }
 
+// IsJSONNumber reports whether s is a JSON number (RFC 8259 grammar), as
+// a json.Number must be for encoding/json to write it.
+func IsJSONNumber(s string) bool { return validNumber(s) }
+
 // validNumber reports whether s is a JSON number.
 func validNumber(s string) bool {
 	d := jsonDecoder{data: []byte(s)}

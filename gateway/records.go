@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -69,13 +70,21 @@ func (g *Gateway) recordKey(typ string) string {
 	return "id"
 }
 
-// decodeRecord reads an HMS record: a JSON object, numbers kept as written.
+// decodeRecord reads an HMS record: a JSON object, numbers kept as
+// written, with the FHIR core's JSON decoder (fhir.ParseJSON checks syntax
+// only), so a record whose meaning is ambiguous — a key given twice, an
+// unpaired UTF-16 surrogate — is refused with where it goes wrong.
 func decodeRecord(data []byte) (map[string]any, error) {
-	rec, ok := parseRecord(data)
-	if !ok {
-		return nil, &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueStructure, Diagnostics: "a record is a JSON object"}}
+	res, err := fhir.ParseJSON(data)
+	if err == nil {
+		return res, nil
 	}
-	return rec, nil
+	diag := "a record is a JSON object"
+	var se *fhir.SyntaxError
+	if trimmed := bytes.TrimLeft(data, " \t\r\n"); len(trimmed) > 0 && trimmed[0] == '{' && errors.As(err, &se) {
+		diag = fmt.Sprintf("body is not a record: line %d, column %d: %s", se.Line, se.Col, se.Msg)
+	}
+	return nil, &statusError{status: http.StatusBadRequest, issue: fhir.Issue{Severity: fhir.SeverityError, Code: fhir.IssueStructure, Diagnostics: diag}}
 }
 
 // idOf returns the record's id from its key field.
