@@ -3,7 +3,6 @@ package transform
 import (
 	"encoding/json"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/types"
 	"github.com/expr-lang/expr/vm"
@@ -23,18 +22,9 @@ type quickExpr interface {
 	eval(env map[string]any) (v any, ok bool)
 }
 
-// quickForm is prog's quick form, or nil when it has none.
-func quickForm(prog *vm.Program, env types.Map) quickExpr {
-	root := prog.Node()
-	if _, ok := root.(*ast.ConstantNode); ok {
-		v, err := expr.Run(prog, map[string]any{})
-		if err == nil && isScalar(v) {
-			return quickConst{v}
-		}
-		return nil
-	}
-	return quickOf(root, env)
-}
+// quickForm is prog's quick form, or nil when it has none. expr has
+// folded constant parts ('"Patient/" + "x"', 2 * 21) into one node.
+func quickForm(prog *vm.Program, env types.Map) quickExpr { return quickOf(prog.Node(), env) }
 
 func quickOf(n ast.Node, env types.Map) quickExpr {
 	switch x := n.(type) {
@@ -136,23 +126,22 @@ func (q quickPath) eval(env map[string]any) (any, bool) {
 type quickConcat struct{ l, r quickExpr }
 
 func (q quickConcat) eval(env map[string]any) (any, bool) {
-	l, ok := q.l.eval(env)
+	l, ok := quickText(q.l, env)
 	if !ok {
 		return nil, false
 	}
-	ls, ok := l.(string)
+	r, ok := quickText(q.r, env)
 	if !ok {
 		return nil, false
 	}
-	r, ok := q.r.eval(env)
-	if !ok {
-		return nil, false
-	}
-	rs, ok := r.(string)
-	if !ok {
-		return nil, false
-	}
-	return ls + rs, true
+	return l + r, true
+}
+
+// quickText is q's value when it is a text.
+func quickText(q quickExpr, env map[string]any) (string, bool) {
+	v, ok := q.eval(env)
+	s, text := v.(string)
+	return s, ok && text
 }
 
 // quickIsNil compares a value with nil (x == nil, x != nil); it declines
