@@ -593,12 +593,7 @@ func (b *Backend) watchConnectors(ctx context.Context, w natsjs.KeyWatcher) {
 		} else if ctx.Err() == nil {
 			b.log.Warn("jetstream backend: watch connectors; trying again", "in", pause, "error", err)
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-		case <-t.C:
-		}
-		t.Stop()
+		sleep(ctx, pause)
 		pause = min(2*pause, maxReconnect)
 	}
 }

@@ -242,12 +242,8 @@ func (c *Changes) apply(ctx context.Context, rec store.Record, msgs []*store.Mes
 	var last error
 	for attempt := 1; attempt <= maxApplyAttempts; attempt++ {
 		if attempt > 1 {
-			t := time.NewTimer(rand.N(maxApplyPause) + time.Millisecond)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, rand.N(maxApplyPause)+time.Millisecond) {
 				return change{}, false, fmt.Errorf("jetstream changes: apply %s/%s: %w (last: %w)", rec.Type, rec.ID, ctx.Err(), last)
-			case <-t.C:
 			}
 		}
 		cur, seq, err := c.current(ctx, subj)
@@ -374,12 +370,8 @@ func (r *relay) run(ctx context.Context) {
 			pause = minReconnect
 		}
 		r.c.log.Warn("jetstream changes: relay session ended; starting again", "partition", r.p, "in", pause, "error", err)
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, pause) {
 			return
-		case <-t.C:
 		}
 		pause = min(2*pause, maxReconnect)
 	}

@@ -152,12 +152,8 @@ func untilAnswered(ctx context.Context, call func(context.Context) error) error 
 		if err == nil || !transient(err) || ctx.Err() != nil {
 			return err
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, pause) {
 			return err
-		case <-t.C:
 		}
 		pause = min(2*pause, maxRepublish)
 	}

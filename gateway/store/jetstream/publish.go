@@ -120,12 +120,8 @@ func publishAll(ctx context.Context, js natsjs.JetStream, stream string, msgs []
 		if len(again) == 0 {
 			return nil
 		}
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, pause) {
 			return fmt.Errorf("jetstream outbox: publish: %d of %d not acknowledged: %w", len(again), len(msgs), ctx.Err())
-		case <-t.C:
 		}
 		pause = min(2*pause, maxRepublish)
 		todo = again

@@ -175,12 +175,8 @@ func (pt *partition) run(ctx context.Context) {
 			pause = minReconnect
 		}
 		log.Warn("jetstream outbox: pull session ended; starting again", "connector", pt.r.conn, "partition", pt.p, "in", pause, "error", err)
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, pause) {
 			return
-		case <-t.C:
 		}
 		pause = min(2*pause, maxReconnect)
 	}
@@ -419,4 +415,16 @@ func status(err error) int {
 		return se.Status
 	}
 	return 0
+}
+
+// sleep waits d, or until ctx ends: false then.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
